@@ -1,0 +1,82 @@
+# Miantan: `make run` starts the product, `make test` runs every test. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+
+.PHONY: run test ci lint typecheck format bench migrate seed messages install sysdeps sysdeps-test clean help
+
+help:
+	@echo "make run    install, migrate, load the demo organisation, serve on http://127.0.0.1:$(PORT)"
+	@echo "make test   install what tests need and run the whole suite"
+	@echo "make ci     what CI runs: lint, types, migrations check, messages, tests"
+	@echo "make bench  benchmarks; writes bench/results.json"
+
+# --- installation ---------------------------------------------------------------------------
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip uv
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian packages: gettext for translations; chromium and CJK fonts for browser tests.
+sysdeps:
+	@command -v msgfmt >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+
+sysdeps-test: sysdeps
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+install: $(VENV)/.installed node_modules/.installed sysdeps messages
+
+messages: $(VENV)/.installed sysdeps
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v0
+
+# --- running ----------------------------------------------------------------------------------
+migrate: install
+	@mkdir -p var
+	@$(PY) manage.py migrate --no-input -v0
+
+seed: migrate
+	@$(PY) manage.py seed_demo --if-empty
+
+run: seed
+	@$(PY) manage.py demo_logins
+	@echo "Miantan is starting on http://127.0.0.1:$(PORT)  (Ctrl-C stops the server and the worker)"
+	@$(PY) manage.py db_worker --interval 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --log-level warning
+
+# --- quality ----------------------------------------------------------------------------------
+test: install sysdeps-test
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+typecheck: $(VENV)/.installed
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/mypy miantan config
+
+ci: install lint typecheck
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	@$(MAKE) --no-print-directory test
+	@DATABASE_URL=$${CI_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} $(MAKE) --no-print-directory test
+
+bench: install
+	@$(PY) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf var/test-media .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""Test settings: fast hashing, tasks run in-process, the same database choice as production."""
+
+from .base import *
+
+SECRET_KEY = "test-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
+MIANTAN_DATA_KEYS = "test:dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmISE="
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+ALLOWED_HOSTS = ["*"]
+MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES["default"]["OPTIONS"] = {"location": MEDIA_ROOT}
+LOGGING["root"]["level"] = "WARNING"
+WHITENOISE_USE_FINDERS = True

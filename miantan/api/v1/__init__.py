@@ -1,0 +1,33 @@
+"""Version 1 of the REST API. Same permission layer and audit trail as the pages."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from miantan.core.errors import DomainError
+
+from ..auth import AUTH
+from .people import router as people_router
+
+api = NinjaAPI(
+    title="Miantan API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=AUTH,
+    description="Performance conversations: people, departments and more. "
+    "Authenticate with the browser session or a personal token (Authorization: Bearer mt_…).",
+)
+api.add_router("/", people_router)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": str(exc.message), "code": exc.code}, status=exc.status_code
+    )
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"detail": "Not Found"}, status=404)

@@ -1,0 +1,90 @@
+"""Append-only, hash-chained record of who read and changed what.
+
+Rows are never updated or deleted through the ORM; anything done to the table behind the ORM's
+back is found by `manage.py verify_audit`, because every event stores the hash of its predecessor.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .enums import Outcome
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    seq = models.BigIntegerField(_("sequence"), unique=True)
+    at = models.DateTimeField(_("time"), db_index=True)
+    organisation_id = models.BigIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("actor"),
+    )
+    actor_label = models.CharField(_("actor name"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=100, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    # The employee whose personal record was read or changed: drives "who viewed my records".
+    subject_id = models.BigIntegerField(_("data subject"), null=True, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects: ClassVar[models.Manager[AuditEvent]] = AuditQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-seq"]
+        indexes = [models.Index(fields=["subject_id", "action", "-seq"], name="audit_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.outcome}"
+
+    @property
+    def action_label(self) -> str:
+        from .actions import label_for
+
+        return label_for(self.action)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """One row: the last sequence number and hash, locked while an event is appended."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        verbose_name = _("audit chain head")

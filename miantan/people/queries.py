@@ -1,0 +1,164 @@
+"""Reads of people data, always scoped to the viewer. Views and the API use nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from miantan.audit.enums import Outcome
+from miantan.audit.services import record
+
+from .enums import EmploymentStatus
+from .models import Department, Employee, Position, RoleAssignment
+from .scopes import scope_for
+
+
+def employees_visible_to(user: Any) -> QuerySet[Employee]:
+    """Individual records the user may open: self, reports along the reporting line, the
+    department subtrees held as department head or HR, the whole organisation for admins.
+    Executives see only themselves here; they get aggregates elsewhere."""
+    scope = scope_for(user)
+    if scope.employee is None or not scope.employee.is_active:
+        return Employee.objects.none()
+    in_org = Employee.objects.filter(organisation_id=scope.organisation_id)
+    if scope.is_admin:
+        return in_org
+    visible = Q(pk=scope.employee.pk) | Q(manager_path__startswith=scope.manager_prefix)
+    for path in scope.department_paths:
+        visible |= Q(department__path__startswith=path)
+    return in_org.filter(visible)
+
+
+def access_employee(
+    user: Any, employee_id: Any, *, action: str = "people.employee.viewed"
+) -> Employee:
+    """The employee record if the user may see it, else 404. Both outcomes are audited."""
+    scope = scope_for(user)
+    employee = None
+    if _is_int(employee_id):
+        employee = (
+            employees_visible_to(user)
+            .select_related("department", "position", "manager", "organisation")
+            .filter(pk=int(employee_id))
+            .first()
+        )
+    if employee is None:
+        record(
+            action,
+            actor=user,
+            outcome=Outcome.DENIED,
+            object_type="people.employee",
+            object_id=str(employee_id)[:64],
+            organisation_id=scope.organisation_id,
+        )
+        raise Http404
+    record(
+        action,
+        actor=user,
+        obj=employee,
+        subject_id=employee.pk,
+        organisation_id=employee.organisation_id,
+    )
+    return employee
+
+
+def departments_visible_to(user: Any) -> QuerySet[Department]:
+    """The department tree is not personal data: every active employee sees their organisation's."""
+    scope = scope_for(user)
+    if scope.employee is None or not scope.employee.is_active:
+        return Department.objects.none()
+    return Department.objects.filter(organisation_id=scope.organisation_id)
+
+
+def access_department(user: Any, department_id: Any) -> Department:
+    department = None
+    if _is_int(department_id):
+        department = departments_visible_to(user).filter(pk=int(department_id)).first()
+    if department is None:
+        raise Http404
+    return department
+
+
+def positions_visible_to(user: Any) -> QuerySet[Position]:
+    scope = scope_for(user)
+    if scope.employee is None or not scope.employee.is_active:
+        return Position.objects.none()
+    return Position.objects.filter(organisation_id=scope.organisation_id)
+
+
+@dataclass(frozen=True)
+class PeopleFilter:
+    q: str = ""
+    department_id: int | None = None
+    include_subdepartments: bool = True
+    position_id: int | None = None
+    status: str = EmploymentStatus.ACTIVE  # "" for everyone
+
+
+def search_people(user: Any, filters: PeopleFilter) -> QuerySet[Employee]:
+    """The directory: visible employees narrowed by the filters, ready to paginate."""
+    people = employees_visible_to(user).select_related("department", "position", "manager")
+    if filters.status:
+        people = people.filter(status=filters.status)
+    if filters.q:
+        people = people.filter(
+            Q(name__icontains=filters.q) | Q(employee_number__istartswith=filters.q)
+        )
+    if filters.department_id is not None:
+        department = departments_visible_to(user).filter(pk=filters.department_id).first()
+        if department is None:
+            return people.none()
+        if filters.include_subdepartments:
+            people = people.filter(department__path__startswith=department.path)
+        else:
+            people = people.filter(department=department)
+    if filters.position_id is not None:
+        people = people.filter(position_id=filters.position_id)
+    return people.order_by("department__path", "name", "pk")
+
+
+def reports_of(user: Any, *, direct_only: bool = False) -> QuerySet[Employee]:
+    """The signed-in user's team along the reporting line."""
+    scope = scope_for(user)
+    me = scope.employee
+    if me is None or not me.is_active:
+        return Employee.objects.none()
+    team = Employee.objects.filter(
+        organisation_id=scope.organisation_id, status=EmploymentStatus.ACTIVE
+    )
+    if direct_only:
+        team = team.filter(manager=me)
+    else:
+        team = team.filter(manager_path__startswith=me.manager_path).exclude(pk=me.pk)
+    return team.select_related("department", "position", "manager").order_by("manager_path", "name")
+
+
+def roles_of(employee: Employee) -> QuerySet[RoleAssignment]:
+    return employee.role_assignments.select_related("department").order_by("role")
+
+
+def role_assignments_visible_to(user: Any) -> QuerySet[RoleAssignment]:
+    """HR sees assignments within its subtrees; admins see all in the organisation."""
+    scope = scope_for(user)
+    if scope.organisation_id is None:
+        return RoleAssignment.objects.none()
+    assignments = RoleAssignment.objects.filter(organisation_id=scope.organisation_id)
+    if scope.is_admin:
+        return assignments.select_related("employee", "department")
+    if not scope.hr_paths:
+        return RoleAssignment.objects.none()
+    within = Q()
+    for path in scope.hr_paths:
+        within |= Q(employee__department__path__startswith=path)
+    return assignments.filter(within).select_related("employee", "department")
+
+
+def _is_int(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,86 @@
+"""Predicates about people. They read the per-request Scope and never query the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rules
+
+from .models import Department, Employee
+from .scopes import scope_for
+
+
+def _in_org(user: Any, employee: Employee) -> bool:
+    scope = scope_for(user)
+    return scope.organisation_id is not None and scope.organisation_id == employee.organisation_id
+
+
+def _in_subtrees(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path.startswith(root) for root in roots)
+
+
+@rules.predicate
+def is_self(user: Any, employee: Employee) -> bool:
+    scope = scope_for(user)
+    return scope.employee is not None and scope.employee.pk == employee.pk
+
+
+@rules.predicate
+def is_manager_of(user: Any, employee: Employee) -> bool:
+    """Direct or indirect manager along the reporting line."""
+    prefix = scope_for(user).manager_prefix
+    return (
+        prefix is not None
+        and _in_org(user, employee)
+        and employee.manager_path.startswith(prefix)
+        and employee.manager_path != prefix
+    )
+
+
+@rules.predicate
+def is_department_head_for(user: Any, employee: Employee) -> bool:
+    return _in_org(user, employee) and _in_subtrees(
+        employee.department.path, scope_for(user).department_head_paths
+    )
+
+
+@rules.predicate
+def is_hr_for(user: Any, employee: Employee) -> bool:
+    return _in_org(user, employee) and _in_subtrees(
+        employee.department.path, scope_for(user).hr_paths
+    )
+
+
+@rules.predicate
+def is_admin(user: Any) -> bool:
+    return scope_for(user).is_admin
+
+
+@rules.predicate
+def is_hr(user: Any) -> bool:
+    return scope_for(user).is_hr
+
+
+@rules.predicate
+def is_executive(user: Any) -> bool:
+    return scope_for(user).is_executive
+
+
+@rules.predicate
+def is_admin_of(user: Any, employee: Employee) -> bool:
+    return scope_for(user).is_admin and _in_org(user, employee)
+
+
+@rules.predicate
+def can_see_department(user: Any, department: Department) -> bool:
+    """Every employee may see the organisation's department tree (names only)."""
+    return scope_for(user).organisation_id == department.organisation_id
+
+
+can_view_employee = is_self | is_manager_of | is_department_head_for | is_hr_for | is_admin_of
+can_manage_organisation = is_hr | is_admin
+
+# Django's own "people.view_employee" model permission is not used: superusers would pass it
+# regardless of scope. Views and the API test these predicates through queries.py instead.
+rules.add_perm("people.import_org", can_manage_organisation)
+rules.add_perm("people.manage_roles", can_manage_organisation)

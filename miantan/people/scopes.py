@@ -1,0 +1,109 @@
+"""What a signed-in user may see, worked out once per request from the role table.
+
+Two queries (the employee with department, and the role assignments) build a `Scope`; the
+predicates in rules.py and the querysets in queries.py read it without further queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .enums import Role
+from .models import Employee, RoleAssignment
+
+_CACHE_ATTR = "_miantan_scope"
+
+
+@dataclass(frozen=True)
+class Scope:
+    employee: Employee | None
+    organisation_id: int | None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    department_head_paths: tuple[str, ...] = ()
+    hr_paths: tuple[str, ...] = ()
+    has_reports: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    @property
+    def is_hr(self) -> bool:
+        return bool(self.hr_paths)
+
+    @property
+    def is_department_head(self) -> bool:
+        return bool(self.department_head_paths)
+
+    @property
+    def is_executive(self) -> bool:
+        return Role.EXECUTIVE in self.roles
+
+    @property
+    def manager_prefix(self) -> str | None:
+        """Everyone whose reporting line starts with this is a direct or indirect report."""
+        return self.employee.manager_path if self.employee is not None else None
+
+    @property
+    def department_paths(self) -> tuple[str, ...]:
+        """Department subtrees in which the user sees individual records."""
+        return self.department_head_paths + self.hr_paths
+
+
+EMPTY = Scope(employee=None, organisation_id=None)
+
+
+def scope_for(user: Any) -> Scope:
+    if user is None or not user.is_authenticated:
+        return EMPTY
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    employee = (
+        Employee.objects.select_related("department", "position", "organisation")
+        .filter(user_id=user.pk)
+        .first()
+    )
+    scope = _build(employee) if employee is not None else EMPTY
+    setattr(user, _CACHE_ATTR, scope)
+    return scope
+
+
+def forget_scope(user: Any) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def _build(employee: Employee) -> Scope:
+    if not employee.is_active:
+        return Scope(employee=employee, organisation_id=employee.organisation_id)
+    roles: set[str] = set()
+    head_paths: list[str] = []
+    hr_paths: list[str] = []
+    assignments = RoleAssignment.objects.filter(employee=employee).values_list(
+        "role", "department__path"
+    )
+    for role, path in assignments:
+        roles.add(role)
+        if role == Role.DEPARTMENT_HEAD and path:
+            head_paths.append(path)
+        elif role == Role.HR and path:
+            hr_paths.append(path)
+    return Scope(
+        employee=employee,
+        organisation_id=employee.organisation_id,
+        has_reports=Employee.objects.filter(manager=employee, status="active").exists(),
+        roles=frozenset(roles),
+        department_head_paths=_outermost(head_paths),
+        hr_paths=_outermost(hr_paths),
+    )
+
+
+def _outermost(paths: list[str]) -> tuple[str, ...]:
+    """Drop subtrees already covered by a wider one, so queries carry fewer OR branches."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path.startswith(wider) for wider in kept):
+            kept.append(path)
+    return tuple(sorted(kept))

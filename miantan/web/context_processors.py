@@ -1,0 +1,42 @@
+"""The navigation a signed-in user sees follows their roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from miantan.people.scopes import scope_for
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": []}
+    scope = scope_for(user)
+    if scope.employee is None:
+        return {"nav": []}
+    items: list[tuple[str, Any, str]] = [("me", _("My profile"), reverse("web:me"))]
+    if scope.has_reports:
+        items.append(("team", _("My team"), reverse("web:team")))
+    if scope.has_reports or scope.department_paths or scope.is_admin:
+        items.append(("people", _("People"), reverse("web:people")))
+    items.append(("departments", _("Departments"), reverse("web:departments")))
+    items.append(("access_log", _("Who viewed my records"), reverse("web:access_log")))
+    if scope.is_hr or scope.is_admin:
+        items.append(("roles", _("Roles"), reverse("web:roles")))
+    current = request.resolver_match.url_name if request.resolver_match else ""
+    return {
+        "nav": [
+            {
+                "key": k,
+                "label": label,
+                "url": url,
+                "current": k == current or (current or "").startswith(k),
+            }
+            for k, label, url in items
+        ],
+        "current_employee": scope.employee,
+    }

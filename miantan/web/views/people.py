@@ -1,0 +1,68 @@
+"""The directory, the person page, my team and the department tree."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from miantan.people.queries import (
+    access_employee,
+    departments_visible_to,
+    positions_visible_to,
+    reports_of,
+    roles_of,
+    search_people,
+)
+from miantan.people.scopes import scope_for
+
+from ..forms import PeopleSearchForm
+
+PAGE_SIZE = 25
+
+
+@login_required
+def people(request: HttpRequest) -> HttpResponse:
+    form = PeopleSearchForm(
+        request.GET or None,
+        departments=departments_visible_to(request.user),
+        positions=positions_visible_to(request.user),
+    )
+    filters = form.to_filter()
+    page = Paginator(search_people(request.user, filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    template = "web/_people_results.html" if request.htmx else "web/people.html"
+    return render(request, template, {"form": form, "page": page})
+
+
+@login_required
+def person(request: HttpRequest, employee_id: int) -> HttpResponse:
+    employee = access_employee(request.user, employee_id)
+    return render(
+        request,
+        "web/person.html",
+        {
+            "employee": employee,
+            "roles": roles_of(employee),
+            "is_me": scope_for(request.user).employee == employee,
+        },
+    )
+
+
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    direct_only = request.GET.get("scope") == "direct"
+    page = Paginator(reports_of(request.user, direct_only=direct_only), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "web/team.html", {"page": page, "direct_only": direct_only})
+
+
+@login_required
+def departments(request: HttpRequest) -> HttpResponse:
+    scope = scope_for(request.user)
+    tree = departments_visible_to(request.user).order_by("path")
+    can_search = scope.has_reports or bool(scope.department_paths) or scope.is_admin
+    return render(request, "web/departments.html", {"departments": tree, "can_search": can_search})
