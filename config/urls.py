@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from miantan.api.v1 import api
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("miantan.web.urls")),
     path("accounts/", include("miantan.accounts.urls")),
     path("api/v1/", api.urls),

@@ -18,7 +18,7 @@ from miantan.core.errors import DomainError
 
 from .models import ApiToken, FailedLogin
 
-TOKEN_PREFIX = "mt_"
+TOKEN_PREFIX = "mt_"  # noqa: S105 (a public marker, not a secret)
 
 
 def is_locked_out(username: str) -> bool:

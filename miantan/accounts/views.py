@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,7 +25,7 @@ class SignInView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def form_valid(self, form: SignInForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         services.note_successful_login(form.get_user())
         employee = scope_for(form.get_user()).employee
@@ -70,7 +71,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             form.add_error("name", error.message)
         else:
             form = TokenForm()
-    own = ApiToken.objects.filter(user=request.user)
+    own = ApiToken.objects.filter(user__pk=request.user.pk or 0)
     return render(
         request, "accounts/tokens.html", {"form": form, "tokens": own, "new_secret": new_secret}
     )

@@ -1,4 +1,4 @@
-"""Who is acting, from where, under which request id: set once per request, read by the audit log."""
+"""Where a request came from (address, request id, channel): set once, read by the audit log."""
 
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ class RequestContext:
     channel: str = "web"
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "miantan_request_context", default=RequestContext(channel="system")
+_SYSTEM = RequestContext(channel="system")
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "miantan_request_context", default=None
 )
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get() or _SYSTEM
 
 
-def bind(context: RequestContext) -> contextvars.Token[RequestContext]:
+def bind(context: RequestContext) -> contextvars.Token[RequestContext | None]:
     return _current.set(context)
 
 
-def reset(token: contextvars.Token[RequestContext]) -> None:
+def reset(token: contextvars.Token[RequestContext | None]) -> None:
     _current.reset(token)

@@ -43,7 +43,7 @@ def record(
             seq=head.seq + 1,
             at=timezone.now(),
             organisation_id=organisation_id,
-            actor=user,
+            actor_id=user.pk if user is not None else None,
             actor_label=_label(user),
             action=action,
             outcome=str(outcome),

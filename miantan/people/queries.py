@@ -23,7 +23,7 @@ def employees_visible_to(user: Any) -> QuerySet[Employee]:
     scope = scope_for(user)
     if scope.employee is None or not scope.employee.is_active:
         return Employee.objects.none()
-    in_org = Employee.objects.filter(organisation_id=scope.organisation_id)
+    in_org = Employee.objects.filter(organisation_id=scope.employee.organisation_id)
     if scope.is_admin:
         return in_org
     visible = Q(pk=scope.employee.pk) | Q(manager_path__startswith=scope.manager_prefix)
@@ -70,7 +70,7 @@ def departments_visible_to(user: Any) -> QuerySet[Department]:
     scope = scope_for(user)
     if scope.employee is None or not scope.employee.is_active:
         return Department.objects.none()
-    return Department.objects.filter(organisation_id=scope.organisation_id)
+    return Department.objects.filter(organisation_id=scope.employee.organisation_id)
 
 
 def access_department(user: Any, department_id: Any) -> Department:
@@ -86,7 +86,7 @@ def positions_visible_to(user: Any) -> QuerySet[Position]:
     scope = scope_for(user)
     if scope.employee is None or not scope.employee.is_active:
         return Position.objects.none()
-    return Position.objects.filter(organisation_id=scope.organisation_id)
+    return Position.objects.filter(organisation_id=scope.employee.organisation_id)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def reports_of(user: Any, *, direct_only: bool = False) -> QuerySet[Employee]:
     if me is None or not me.is_active:
         return Employee.objects.none()
     team = Employee.objects.filter(
-        organisation_id=scope.organisation_id, status=EmploymentStatus.ACTIVE
+        organisation_id=me.organisation_id, status=EmploymentStatus.ACTIVE
     )
     if direct_only:
         team = team.filter(manager=me)
@@ -143,9 +143,9 @@ def roles_of(employee: Employee) -> QuerySet[RoleAssignment]:
 def role_assignments_visible_to(user: Any) -> QuerySet[RoleAssignment]:
     """HR sees assignments within its subtrees; admins see all in the organisation."""
     scope = scope_for(user)
-    if scope.organisation_id is None:
+    if scope.employee is None or not scope.employee.is_active:
         return RoleAssignment.objects.none()
-    assignments = RoleAssignment.objects.filter(organisation_id=scope.organisation_id)
+    assignments = RoleAssignment.objects.filter(organisation_id=scope.employee.organisation_id)
     if scope.is_admin:
         return assignments.select_related("employee", "department")
     if not scope.hr_paths:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from miantan.core.errors import DomainError
 from miantan.people.enums import Role
+from miantan.people.models import Department
 from miantan.people.queries import (
     departments_visible_to,
     employees_visible_to,
@@ -80,14 +82,12 @@ def revoke_role(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return redirect("web:roles")
 
 
-def _assignable_departments(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _assignable_departments(request: HttpRequest) -> QuerySet[Department]:
     """HR may hand out scopes only inside its own subtrees; admins anywhere."""
     scope = scope_for(request.user)
     departments = departments_visible_to(request.user)
     if scope.is_admin:
         return departments
-    from django.db.models import Q
-
     within = Q(pk__in=[])
     for path in scope.hr_paths:
         within |= Q(path__startswith=path)

@@ -33,7 +33,9 @@ def people(request: HttpRequest) -> HttpResponse:
     page = Paginator(search_people(request.user, filters), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    template = "web/_people_results.html" if request.htmx else "web/people.html"
+    template = (
+        "web/_people_results.html" if request.headers.get("HX-Request") else "web/people.html"
+    )
     return render(request, template, {"form": form, "page": page})
 
 
