@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 
-.PHONY: run test ci lint typecheck format bench migrate seed messages install sysdeps sysdeps-test clean help
+.PHONY: run test ci lint typecheck format bench migrate seed messages translations install sysdeps sysdeps-test clean help
 
 help:
 	@echo "make run    install, migrate, load the demo organisation, serve on http://127.0.0.1:$(PORT)"
@@ -36,6 +36,10 @@ sysdeps-test: sysdeps
 	fi
 
 install: $(VENV)/.installed node_modules/.installed sysdeps messages
+
+# Refresh the Chinese catalogue after changing user-facing strings; then translate the new entries.
+translations: $(VENV)/.installed sysdeps
+	@$(PY) manage.py makemessages -l zh_Hans --no-location --ignore=.venv --ignore=node_modules --ignore=tests --ignore=bench --ignore=var
 
 messages: $(VENV)/.installed sysdeps
 	@$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v0
