@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from miantan.audit.enums import Outcome
@@ -80,6 +80,24 @@ def access_department(user: Any, department_id: Any) -> Department:
     if department is None:
         raise Http404
     return department
+
+
+def headcount_by_department(user: Any, *, include_subtree: bool = False) -> dict[int, int]:
+    """Active employees per department among those the user may see (one grouped query).
+    With include_subtree, each department also counts everyone in the departments below it."""
+    rows = (
+        employees_visible_to(user)
+        .filter(status=EmploymentStatus.ACTIVE)
+        .values("department_id", "department__path")
+        .annotate(headcount=Count("pk"))
+        .order_by()
+    )
+    counts: dict[int, int] = {}
+    for row in rows:
+        path_ids = row["department__path"].strip("/").split("/") if include_subtree else ()
+        for department_id in {int(i) for i in path_ids} | {row["department_id"]}:
+            counts[department_id] = counts.get(department_id, 0) + row["headcount"]
+    return counts
 
 
 def positions_visible_to(user: Any) -> QuerySet[Position]:

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from miantan.people.queries import (
     access_employee,
     departments_visible_to,
+    headcount_by_department,
     positions_visible_to,
     reports_of,
     roles_of,
@@ -67,4 +68,6 @@ def departments(request: HttpRequest) -> HttpResponse:
     scope = scope_for(request.user)
     tree = departments_visible_to(request.user).order_by("path")
     can_search = scope.has_reports or bool(scope.department_paths) or scope.is_admin
-    return render(request, "web/departments.html", {"departments": tree, "can_search": can_search})
+    headcount = headcount_by_department(request.user, include_subtree=True) if can_search else {}
+    rows = [(department, headcount.get(department.pk, 0)) for department in tree]
+    return render(request, "web/departments.html", {"rows": rows, "can_search": can_search})
