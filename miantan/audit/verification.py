@@ -23,13 +23,20 @@ def verify_chain(batch_size: int = 5000) -> Iterator[Problem]:
     """Yields problems in sequence order; an intact chain yields nothing.
 
     Events are read in sequence order. A recomputed hash that differs means the row was edited;
-    a gap in the sequence or a broken link to the predecessor means rows were removed; a row
-    inserted earlier than its predecessor (lower primary key) means rows were moved around.
+    a gap in the sequence or a broken link to the predecessor means rows were removed. Rows are
+    inserted in sequence order, so the n-th event by sequence must also be the n-th row by
+    primary key; one that is not was moved (two swapped rows are both named).
     """
+    # Read the head and the last row first: events appended while we walk are left out.
+    head = AuditChainHead.objects.filter(pk=1).first()
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    events = AuditEvent.objects.filter(pk__lte=last)
+    keys_in_order = (
+        events.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch_size)
+    )
     prev_hash = GENESIS
     prev_seq = 0
-    prev_pk = 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
+    for event in events.order_by("seq").iterator(chunk_size=batch_size):
         if event.seq != prev_seq + 1:
             missing = (
                 f"#{prev_seq + 1}"
@@ -41,10 +48,9 @@ def verify_chain(batch_size: int = 5000) -> Iterator[Problem]:
             yield Problem(event.seq, "removed", "does not link to the event before it")
         if chain_hash(event.prev_hash, event_fields(event)) != event.hash:
             yield Problem(event.seq, "altered", "stored hash does not match its contents")
-        if event.pk < prev_pk:
-            yield Problem(event.seq, "reordered", f"stored before event #{prev_seq}")
-        prev_hash, prev_seq, prev_pk = event.hash, event.seq, event.pk
-    head = AuditChainHead.objects.filter(pk=1).first()
+        if event.pk != next(keys_in_order, None):
+            yield Problem(event.seq, "reordered", "not stored in sequence order")
+        prev_hash, prev_seq = event.hash, event.seq
     if head is not None and head.seq > prev_seq:
         yield Problem(
             head.seq, "removed", f"the chain ends at #{prev_seq}, the head says #{head.seq}"

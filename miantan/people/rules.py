@@ -6,13 +6,18 @@ from typing import Any
 
 import rules
 
-from .models import Department, Employee
+from .models import Department, Employee, RoleAssignment
 from .scopes import scope_for
 
 
 def _in_org(user: Any, employee: Employee) -> bool:
+    """The user is an active employee of the employee's organisation (leavers see nothing)."""
     scope = scope_for(user)
-    return scope.organisation_id is not None and scope.organisation_id == employee.organisation_id
+    return (
+        scope.employee is not None
+        and scope.employee.is_active
+        and scope.organisation_id == employee.organisation_id
+    )
 
 
 def _in_subtrees(path: str, roots: tuple[str, ...]) -> bool:
@@ -21,8 +26,8 @@ def _in_subtrees(path: str, roots: tuple[str, ...]) -> bool:
 
 @rules.predicate
 def is_self(user: Any, employee: Employee) -> bool:
-    scope = scope_for(user)
-    return scope.employee is not None and scope.employee.pk == employee.pk
+    own = scope_for(user).employee
+    return _in_org(user, employee) and own is not None and own.pk == employee.pk
 
 
 @rules.predicate
@@ -73,8 +78,23 @@ def is_admin_of(user: Any, employee: Employee) -> bool:
 
 @rules.predicate
 def can_see_department(user: Any, department: Department) -> bool:
-    """Every employee may see the organisation's department tree (names only)."""
-    return scope_for(user).organisation_id == department.organisation_id
+    """Every active employee may see the organisation's department tree (names only)."""
+    own = scope_for(user).employee
+    return own is not None and own.is_active and own.organisation_id == department.organisation_id
+
+
+@rules.predicate
+def can_revoke_role(user: Any, assignment: RoleAssignment) -> bool:
+    """Admins revoke any role of their organisation; HR only roles scoped to a department within
+    its own subtrees (the same limit as for assigning), so nobody removes a wider role."""
+    scope = scope_for(user)
+    own = scope.employee
+    if own is None or not own.is_active or own.organisation_id != assignment.organisation_id:
+        return False
+    if scope.is_admin:
+        return True
+    department = assignment.department
+    return department is not None and _in_subtrees(department.path, scope.hr_paths)
 
 
 can_view_employee = is_self | is_manager_of | is_department_head_for | is_hr_for | is_admin_of

@@ -20,7 +20,7 @@ from miantan.people.queries import (
     employees_visible_to,
     role_assignments_visible_to,
 )
-from miantan.people.rules import can_manage_organisation
+from miantan.people.rules import can_manage_organisation, can_revoke_role
 from miantan.people.scopes import scope_for
 from miantan.people.services import assign_role
 from miantan.people.services import revoke_role as revoke_role_service
@@ -70,8 +70,7 @@ def revoke_role(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = role_assignments_visible_to(request.user).filter(pk=assignment_id).first()
     if assignment is None:
         raise Http404
-    scope = scope_for(request.user)
-    if not scope.is_admin and assignment.role not in (Role.DEPARTMENT_HEAD, Role.HR):
+    if not can_revoke_role.test(request.user, assignment):
         raise Http404
     try:
         revoke_role_service(assignment, actor=request.user)
