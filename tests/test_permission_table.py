@@ -17,7 +17,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from miantan.people.models import Employee, OrgImport, RoleAssignment
+from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
 from tests.factories import api_token_for
 from tests.personas import (
     Hospital,
@@ -286,14 +286,31 @@ def test_admin_site_sends_everyone_but_administrators_to_its_sign_in(world: Worl
         assert response["Location"].startswith(expected), f"{url} as {role}"
 
 
-def test_admin_site_opens_every_registered_model_list_for_an_administrator(world: World):
+def test_admin_site_opens_the_organisation_models_for_an_administrator(world: World):
     from django.contrib import admin
 
     client, _viewer = client_for("admin", world)
 
     for model in admin.site._registry:
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-        assert client.get(url).status_code == 200, url
+        # Organisation administrators are staff, not superusers: only the organisation's own
+        # structure is theirs; logins, groups, tokens and task results are the installation's.
+        expected = 200 if model._meta.app_label == "people" else 403
+        assert client.get(url).status_code == expected, url
+
+
+def test_admin_site_shows_an_administrator_only_their_organisation(world: World):
+    client, _viewer = client_for("admin", world)
+
+    response = client.get(reverse("admin:people_department_changelist"))
+
+    shown = {department.pk for department in response.context["cl"].result_list}
+    assert world.hospital.cardiology.pk in shown
+    assert not shown & set(
+        Department.objects.exclude(organisation=world.hospital.organisation).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def test_admin_site_registers_no_personal_records() -> None:

@@ -13,3 +13,4 @@ MEDIA_ROOT = VAR_DIR / "test-media"
 STORAGES["default"]["OPTIONS"] = {"location": MEDIA_ROOT}
 LOGGING["root"]["level"] = "WARNING"
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None  # tests serve static files through the finders; nothing is collected

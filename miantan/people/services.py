@@ -242,11 +242,14 @@ def revoke_role(assignment: RoleAssignment, *, actor: Any) -> None:
 
 
 def _sync_staff_flag(employee: Employee) -> None:
-    """Administrators may use the technical admin site; nobody else may."""
+    """Administrators may sign in to the technical admin site, where the model admins limit
+    them to their own organisation. They are never Django superusers: a superuser would pass
+    every permission check in every organisation."""
     is_admin = RoleAssignment.objects.filter(employee=employee, role=Role.ADMIN).exists()
     user = employee.user
-    if user.is_staff != is_admin or user.is_superuser != is_admin:
-        user.is_staff = user.is_superuser = is_admin
+    if user.is_staff != is_admin or user.is_superuser:
+        user.is_staff = is_admin
+        user.is_superuser = False
         user.save(update_fields=["is_staff", "is_superuser"])
 
 
