@@ -11,13 +11,17 @@ from django.test import override_settings
 ROOT = Path(__file__).resolve().parent.parent
 PO_FILE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 
-needs_gettext = pytest.mark.skipif(shutil.which("msgfmt") is None, reason="gettext is not installed")
+needs_gettext = pytest.mark.skipif(
+    shutil.which("msgfmt") is None, reason="gettext is not installed"
+)
 
 
 def _untranslated(po_file: Path) -> str:
     result = subprocess.run(
         ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(po_file)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stderr
@@ -30,11 +34,15 @@ def test_translations_zh_hans_catalogue_is_complete() -> None:
 
 
 @needs_gettext
-def test_translations_cover_every_string_in_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_translations_cover_every_string_in_the_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Extract the strings afresh, in a copy of the source tree, into a copy of the catalogue:
     nothing may be left untranslated. (makemessages writes next to the sources it reads.)"""
     for folder in ("miantan", "config"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
     copy = tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
     copy.parent.mkdir(parents=True)
     shutil.copy(PO_FILE, copy)

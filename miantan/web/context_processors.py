@@ -26,6 +26,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append(("departments", _("Departments"), reverse("web:departments")))
     items.append(("access_log", _("Who viewed my records"), reverse("web:access_log")))
     if scope.is_hr or scope.is_admin:
+        items.append(("org_import", _("Import organisation"), reverse("web:org_import")))
         items.append(("roles", _("Roles"), reverse("web:roles")))
     current = request.resolver_match.url_name if request.resolver_match else ""
     return {

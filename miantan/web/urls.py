@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import hr_roles, me, people
+from .views import hr_import, hr_roles, me, people
 
 app_name = "web"
 urlpatterns = [
@@ -13,4 +13,12 @@ urlpatterns = [
     path("departments/", people.departments, name="departments"),
     path("hr/roles/", hr_roles.roles, name="roles"),
     path("hr/roles/<int:assignment_id>/revoke/", hr_roles.revoke_role, name="revoke_role"),
+    path("hr/import/", hr_import.org_import, name="org_import"),
+    path("hr/import/template.csv", hr_import.org_import_template, name="org_import_template"),
+    path("hr/import/<int:import_id>/", hr_import.org_import_detail, name="org_import_detail"),
+    path(
+        "hr/import/<int:import_id>/report.csv",
+        hr_import.org_import_report,
+        name="org_import_report",
+    ),
 ]

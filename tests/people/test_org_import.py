@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -47,22 +48,33 @@ def clinic(db: None) -> Clinic:
     org = Organisation.objects.create(name="市第一人民医院", slug="yiyuan")
     root = create_department(org, code="H", name="市第一人民医院")
     internal = create_department(org, code="NK", name="内科", parent=root)
-    cardiology = create_department(org, code="XNK", name="心内科", name_en="Cardiology", parent=internal)
+    cardiology = create_department(
+        org, code="XNK", name="心内科", name_en="Cardiology", parent=internal
+    )
     emergency = create_department(org, code="JZK", name="急诊科", parent=root)
     zhang = create_employee(org, employee_number="1001", name="张伟", department=cardiology)
-    li = create_employee(org, employee_number="1002", name="李明", department=cardiology, manager=zhang)
-    wang = create_employee(org, employee_number="1003", name="王芳", department=cardiology, manager=li)
-    hr = create_employee(org, employee_number="9001", name="孙丽", department=root, language=Language.EN)
+    li = create_employee(
+        org, employee_number="1002", name="李明", department=cardiology, manager=zhang
+    )
+    wang = create_employee(
+        org, employee_number="1003", name="王芳", department=cardiology, manager=li
+    )
+    hr = create_employee(
+        org, employee_number="9001", name="孙丽", department=root, language=Language.EN
+    )
     assign_role(hr, role=Role.HR, department=root, actor=None)
     return Clinic(org, root, internal, cardiology, emergency, zhang, li, wang, hr)
 
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": tmp_path},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
 
 
 def xlsx(rows: list[list[Any]], header: list[str] = HEADER_ZH) -> bytes:
@@ -76,7 +88,9 @@ def xlsx(rows: list[list[Any]], header: list[str] = HEADER_ZH) -> bytes:
     return buffer.getvalue()
 
 
-def csv_file(rows: list[list[Any]], header: list[str] = HEADER_ZH, encoding: str = "utf-8-sig") -> bytes:
+def csv_file(
+    rows: list[list[Any]], header: list[str] = HEADER_ZH, encoding: str = "utf-8-sig"
+) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -94,11 +108,31 @@ def run(clinic: Clinic, content: bytes, name: str = "org.xlsx", actor: Any = Non
 def good_rows() -> list[list[Any]]:
     """The clinic as it is, plus two new people in 急诊科; cells as spreadsheets give them."""
     return [
-        ["1001", "张伟", "XNK", None, "主任医师", datetime(2015, 3, 1), "zhang@example.org", "中文", "在职"],
+        [
+            "1001",
+            "张伟",
+            "XNK",
+            None,
+            "主任医师",
+            datetime(2015, 3, 1),
+            "zhang@example.org",
+            "中文",
+            "在职",
+        ],
         ["1002", "李明", "心内科", "1001", "医师", 45292, "", "", ""],
         ["１００３", "王芳", "心内科", "1002", "护士", "2020/9/1", "", "", ""],
         ["9001", "孙丽", "H", None, None, None, "", "English", "在职"],
-        ["2001", "赵强", "急诊科", None, "医师", "2023年7月15日", "zhao@example.org", "zh-hans", ""],
+        [
+            "2001",
+            "赵强",
+            "急诊科",
+            None,
+            "医师",
+            "2023年7月15日",
+            "zhao@example.org",
+            "zh-hans",
+            "",
+        ],
         ["2002", "钱进", "急诊科", "２００１", "护士", 20240105, "", "en", "active"],
     ]
 
@@ -129,11 +163,15 @@ def audit_count(action: str) -> int:
         (None, None),
     ],
 )
-def test_parse_date_accepts_what_spreadsheets_and_people_write(cell: Any, expected: date | None) -> None:
+def test_parse_date_accepts_what_spreadsheets_and_people_write(
+    cell: Any, expected: date | None
+) -> None:
     assert parse_date(cell) == expected
 
 
-@pytest.mark.parametrize("cell", ["2024-13-01", "2024-02-30", "next monday", "1899-01-01", -3, True])
+@pytest.mark.parametrize(
+    "cell", ["2024-13-01", "2024-02-30", "next monday", "1899-01-01", -3, True]
+)
 def test_parse_date_rejects_what_is_not_a_date(cell: Any) -> None:
     with pytest.raises(ValueError):
         parse_date(cell)
@@ -147,22 +185,46 @@ def test_read_org_file_maps_english_headers_and_ignores_unknown_columns() -> Non
 
     org_file = read_org_file(io.BytesIO(content), "org.csv")
 
-    assert org_file.columns == {"employee_number": "Employee_Number", "name": "name", "department_code": "Department Code"}
+    assert org_file.columns == {
+        "employee_number": "Employee_Number",
+        "name": "name",
+        "department_code": "Department Code",
+    }
     assert org_file.ignored_columns == ["Notes"]
     assert org_file.rows[0].number == 2
     assert org_file.rows[0].cells["department_code"] == "XNK"
 
 
 def test_read_org_file_reads_gb18030_csv() -> None:
-    content = csv_file([["1001", "张伟", "心内科"]], header=["工号", "姓名", "部门"], encoding="gb18030")
+    content = csv_file(
+        [["1001", "张伟", "心内科"]], header=["工号", "姓名", "部门"], encoding="gb18030"
+    )
 
     org_file = read_org_file(io.BytesIO(content), "org.csv")
 
-    assert org_file.rows[0].cells == {"employee_number": "1001", "name": "张伟", "department": "心内科"}
+    assert org_file.rows[0].cells == {
+        "employee_number": "1001",
+        "name": "张伟",
+        "department": "心内科",
+    }
+
+
+def test_read_org_file_reads_semicolon_separated_csv() -> None:
+    content = "工号;姓名;部门\n1001;张伟;XNK\n".encode()
+
+    org_file = read_org_file(io.BytesIO(content), "org.csv")
+
+    assert org_file.rows[0].cells == {
+        "employee_number": "1001",
+        "name": "张伟",
+        "department": "XNK",
+    }
 
 
 def test_read_org_file_counts_rows_as_the_spreadsheet_shows_them() -> None:
-    content = xlsx([["1001", "张伟", "XNK"], [], ["1002", "李明", "XNK"]], header=["工号", "姓名", "部门"])
+    content = xlsx(
+        [["1001", "张伟", "XNK"], [], ["1002", "李明", "XNK"]], header=["工号", "姓名", "部门"]
+    )
 
     org_file = read_org_file(io.BytesIO(content), "org.xlsx")
 
@@ -224,11 +286,19 @@ def test_org_import_reimport_of_the_same_file_changes_nothing(clinic: Clinic) ->
 
     assert again.status == ImportStatus.DONE
     assert again.report["summary"] == {
-        "created": 0, "updated": 0, "unchanged": 6, "departments_created": 0, "positions_created": 0,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 6,
+        "departments_created": 0,
+        "positions_created": 0,
     }
     assert again.report["changes"] == []
-    assert list(Employee.objects.values_list("pk", "updated_at", "manager_path")) == employees_before
-    assert AuditEvent.objects.exclude(action__startswith="people.org_import").count() == events_before
+    assert (
+        list(Employee.objects.values_list("pk", "updated_at", "manager_path")) == employees_before
+    )
+    assert (
+        AuditEvent.objects.exclude(action__startswith="people.org_import").count() == events_before
+    )
 
 
 def test_org_import_changed_file_updates_only_what_changed(clinic: Clinic) -> None:
@@ -255,7 +325,12 @@ def test_org_import_changed_file_updates_only_what_changed(clinic: Clinic) -> No
     assert clinic.li.manager_path == f"/{zhao.pk}/{clinic.li.pk}/"
     assert clinic.wang.manager_path == f"/{zhao.pk}/{clinic.li.pk}/{clinic.wang.pk}/"
     assert audit_count("people.employee.updated") == updated_before + 2
-    assert AuditEvent.objects.filter(action="people.employee.manager_changed", subject_id=clinic.li.pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="people.employee.manager_changed", subject_id=clinic.li.pk
+        ).count()
+        == 1
+    )
 
 
 def test_org_import_swaps_a_manager_and_their_report(clinic: Clinic) -> None:
@@ -265,7 +340,9 @@ def test_org_import_swaps_a_manager_and_their_report(clinic: Clinic) -> None:
     result = run(clinic, csv_file(rows, header=header), name="swap.csv")
 
     assert result.status == ImportStatus.DONE, result.report
-    zhang, li, wang = (Employee.objects.get(pk=e.pk) for e in (clinic.zhang, clinic.li, clinic.wang))
+    zhang, li, wang = (
+        Employee.objects.get(pk=e.pk) for e in (clinic.zhang, clinic.li, clinic.wang)
+    )
     assert li.manager_path == f"/{li.pk}/"
     assert zhang.manager_path == f"/{li.pk}/{zhang.pk}/"
     assert wang.manager_path == f"/{li.pk}/{wang.pk}/"
@@ -274,7 +351,9 @@ def test_org_import_swaps_a_manager_and_their_report(clinic: Clinic) -> None:
 def test_org_import_status_left_marks_the_employee_left(clinic: Clinic) -> None:
     header = ["工号", "姓名", "部门", "状态"]
 
-    result = run(clinic, csv_file([["1003", "王芳", "XNK", "离职"]], header=header), name="left.csv")
+    result = run(
+        clinic, csv_file([["1003", "王芳", "XNK", "离职"]], header=header), name="left.csv"
+    )
 
     assert result.report["changes"][0]["fields"] == {"status": ["active", "left"]}
     clinic.wang.refresh_from_db()
@@ -284,7 +363,9 @@ def test_org_import_status_left_marks_the_employee_left(clinic: Clinic) -> None:
 
 
 def test_org_import_missing_column_leaves_the_field_alone(clinic: Clinic) -> None:
-    result = run(clinic, csv_file([["1002", "李明", "XNK"]], header=["工号", "姓名", "部门"]), name="a.csv")
+    result = run(
+        clinic, csv_file([["1002", "李明", "XNK"]], header=["工号", "姓名", "部门"]), name="a.csv"
+    )
 
     assert result.report["summary"]["unchanged"] == 1
     clinic.li.refresh_from_db()
@@ -293,7 +374,10 @@ def test_org_import_missing_column_leaves_the_field_alone(clinic: Clinic) -> Non
 
 def test_org_import_creates_a_department_below_the_given_parent(clinic: Clinic) -> None:
     header = ["工号", "姓名", "部门编码", "部门", "上级部门"]
-    rows = [["3001", "周敏", "XNK-HL", "心内科护理组", "心内科"], ["3002", "吴静", "XNK-HL", "", ""]]
+    rows = [
+        ["3001", "周敏", "XNK-HL", "心内科护理组", "心内科"],
+        ["3002", "吴静", "XNK-HL", "", ""],
+    ]
 
     result = run(clinic, csv_file(rows, header=header), name="new-dept.csv")
 
@@ -332,7 +416,11 @@ def test_org_import_bad_file_changes_nothing(clinic: Clinic) -> None:
     result = run(clinic, xlsx(bad_rows()))
 
     assert result.status == ImportStatus.REJECTED
-    assert (Employee.objects.count(), Department.objects.count(), Position.objects.count()) == counts
+    assert (
+        Employee.objects.count(),
+        Department.objects.count(),
+        Position.objects.count(),
+    ) == counts
     assert AuditEvent.objects.count() == events + 1
     assert AuditEvent.objects.filter(action="people.org_import.rejected").count() == 1
 
@@ -381,7 +469,9 @@ def test_org_import_cycle_through_an_employee_not_in_the_file_is_found(clinic: C
 def test_org_import_unknown_parent_department_is_reported(clinic: Clinic) -> None:
     header = ["工号", "姓名", "部门", "上级部门"]
 
-    result = run(clinic, csv_file([["3001", "周敏", "新科室", "不存在"]], header=header), name="p.csv")
+    result = run(
+        clinic, csv_file([["3001", "周敏", "新科室", "不存在"]], header=header), name="p.csv"
+    )
 
     assert result.status == ImportStatus.REJECTED
     assert [(e["row"], e["column"]) for e in result.report["errors"]] == [(2, "上级部门")]
@@ -449,7 +539,9 @@ def test_import_org_command_applies_a_good_file(clinic: Clinic, tmp_path: Path) 
     assert "+ 2002 钱进" in out.getvalue()
 
 
-def test_import_org_command_exits_non_zero_and_lists_every_bad_row(clinic: Clinic, tmp_path: Path) -> None:
+def test_import_org_command_exits_non_zero_and_lists_every_bad_row(
+    clinic: Clinic, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.xlsx"
     path.write_bytes(xlsx(bad_rows()))
     err = io.StringIO()
@@ -472,3 +564,53 @@ def test_import_org_command_dry_run_changes_nothing(clinic: Clinic, tmp_path: Pa
     assert not Employee.objects.filter(employee_number="2002").exists()
     assert "+ 2002 钱进" in out.getvalue()
     assert not OrgImport.objects.exists()
+
+
+def test_org_import_that_fails_while_writing_changes_nothing(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_mark_left(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("miantan.people.importing.mark_left", broken_mark_left)
+    rows = [*good_rows(), ["1003", "王芳", "XNK", "1002", "", None, "", "", "离职"]]
+    rows.pop(2)
+    employees = Employee.objects.count()
+
+    result = run(clinic, xlsx(rows))
+
+    assert result.status == ImportStatus.FAILED
+    assert Employee.objects.count() == employees
+    assert not Position.objects.exists()
+    assert AuditEvent.objects.filter(action="people.org_import.failed").count() == 1
+
+
+def test_org_import_active_status_brings_back_an_employee_who_left(clinic: Clinic) -> None:
+    header = ["工号", "姓名", "部门", "状态"]
+    run(clinic, csv_file([["1003", "王芳", "XNK", "离职"]], header=header), name="a.csv")
+
+    result = run(clinic, csv_file([["1003", "王芳", "XNK", "在职"]], header=header), name="b.csv")
+
+    assert result.report["changes"][0]["fields"] == {"status": ["left", "active"]}
+    clinic.wang.refresh_from_db()
+    assert clinic.wang.status == EmploymentStatus.ACTIVE
+    assert clinic.wang.left_on is None
+    assert clinic.wang.user.is_active
+
+
+def test_org_import_taken_login_name_is_reported(clinic: Clinic) -> None:
+    get_user_model().objects.create_user(username="yiyuan-2001")
+
+    result = run(
+        clinic, csv_file([["2001", "赵强", "JZK"]], header=["工号", "姓名", "部门"]), "t.csv"
+    )
+
+    assert [(e["row"], e["column"]) for e in result.report["errors"]] == [(2, "工号")]
+
+
+def test_org_import_same_column_twice_is_reported(clinic: Clinic) -> None:
+    header = ["工号", "姓名", "部门", "Department"]
+
+    result = run(clinic, csv_file([["1001", "张伟", "XNK", "XNK"]], header=header), name="d.csv")
+
+    assert [(e["row"], e["column"]) for e in result.report["errors"]] == [(1, "Department")]

@@ -1,4 +1,4 @@
-"""The organisation import pages: upload, progress, result, report download, and who may use them."""
+"""The organisation import pages: upload, progress, result, report download, who may use them."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def setting(db: None) -> Setting:
     org = Organisation.objects.create(name="市第一人民医院", slug="yiyuan")
     root = create_department(org, code="H", name="市第一人民医院")
     create_department(org, code="JZK", name="急诊科", parent=root)
-    hr = create_employee(org, employee_number="9001", name="孙丽", department=root, language=Language.EN)
+    hr = create_employee(
+        org, employee_number="9001", name="孙丽", department=root, language=Language.EN
+    )
     assign_role(hr, role=Role.HR, department=root, actor=None)
     doctor = create_employee(org, employee_number="1002", name="李明", department=root)
     other = Organisation.objects.create(name="星河科技", slug="xinghe")
@@ -75,7 +77,9 @@ def upload(client: Client, file: SimpleUploadedFile, capture: Any) -> Any:
 
 
 def test_org_import_page_shows_the_form_and_recent_imports(setting: Setting) -> None:
-    save_org_file(setting.organisation, upload=ContentFile(b"x"), original_name="earlier.csv", actor=None)
+    save_org_file(
+        setting.organisation, upload=ContentFile(b"x"), original_name="earlier.csv", actor=None
+    )
 
     response = signed_in(setting.hr).get(reverse("web:org_import"))
 
@@ -90,7 +94,11 @@ def test_org_import_upload_runs_and_shows_the_result(
 ) -> None:
     client = signed_in(setting.hr)
 
-    response = upload(client, csv_upload([["2001", "赵强", "急诊科", ""], ["2002", "钱进", "JZK", "2001"]]), django_capture_on_commit_callbacks)
+    response = upload(
+        client,
+        csv_upload([["2001", "赵强", "急诊科", ""], ["2002", "钱进", "JZK", "2001"]]),
+        django_capture_on_commit_callbacks,
+    )
 
     org_import = OrgImport.objects.get(organisation=setting.organisation)
     assert response.status_code == 302
@@ -123,7 +131,7 @@ def test_org_import_report_downloads_as_csv_excel_can_read(
     setting: Setting, django_capture_on_commit_callbacks: Any
 ) -> None:
     client = signed_in(setting.hr)
-    response = upload(client, csv_upload([["2001", "赵强", "牙科", ""]]), django_capture_on_commit_callbacks)
+    upload(client, csv_upload([["2001", "赵强", "牙科", ""]]), django_capture_on_commit_callbacks)
     org_import = OrgImport.objects.get(organisation=setting.organisation)
 
     report = client.get(reverse("web:org_import_report", args=[org_import.pk]))
@@ -138,7 +146,9 @@ def test_org_import_report_downloads_as_csv_excel_can_read(
 
 
 def test_org_import_progress_polls_while_running(setting: Setting) -> None:
-    pending = save_org_file(setting.organisation, upload=ContentFile(b"x"), original_name="a.csv", actor=None)
+    pending = save_org_file(
+        setting.organisation, upload=ContentFile(b"x"), original_name="a.csv", actor=None
+    )
     url = reverse("web:org_import_detail", args=[pending.pk])
 
     response = signed_in(setting.hr).get(url, headers={"HX-Request": "true"})
@@ -181,7 +191,9 @@ def test_org_import_upload_is_forbidden_to_a_plain_employee(setting: Setting) ->
 
 
 def test_org_import_detail_is_forbidden_to_a_plain_employee(setting: Setting) -> None:
-    mine = save_org_file(setting.organisation, upload=ContentFile(b"x"), original_name="a.csv", actor=None)
+    mine = save_org_file(
+        setting.organisation, upload=ContentFile(b"x"), original_name="a.csv", actor=None
+    )
 
     response = signed_in(setting.doctor).get(reverse("web:org_import_detail", args=[mine.pk]))
 

@@ -1,0 +1,203 @@
+"""HR and administrators import the organisation from a spreadsheet and follow its progress."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from miantan.people.enums import EmploymentStatus, Language
+from miantan.people.importing import access_org_import, org_imports_visible_to, start_org_import
+from miantan.people.models import OrgImport
+from miantan.people.org_file import HEADERS
+from miantan.people.rules import can_manage_organisation
+from miantan.people.scopes import scope_for
+
+MAX_UPLOAD_MB = 10
+RECENT_IMPORTS = 20
+CHANGES_SHOWN = 500
+
+FIELD_LABELS = {
+    "name": gettext_lazy("Name"),
+    "email": gettext_lazy("E-mail"),
+    "department": gettext_lazy("Department"),
+    "position": gettext_lazy("Position"),
+    "manager": gettext_lazy("Manager"),
+    "hire_date": gettext_lazy("Hire date"),
+    "language": gettext_lazy("Language"),
+    "status": gettext_lazy("Status"),
+}
+
+# The columns as the upload page explains them: (field, required, what goes in).
+COLUMNS = [
+    ("employee_number", True, gettext_lazy("Matches the row to an employee; never changes.")),
+    ("name", True, ""),
+    (
+        "department",
+        True,
+        gettext_lazy("Department code or name. Instead, a column 部门编码 may give the code."),
+    ),
+    (
+        "parent_department",
+        False,
+        gettext_lazy(
+            "Only for a department that does not exist yet: it is created below this one."
+        ),
+    ),
+    ("manager_number", False, gettext_lazy("Employee number of the manager; empty for the top.")),
+    ("position", False, gettext_lazy("Position code or name; a new name creates the position.")),
+    (
+        "hire_date",
+        False,
+        gettext_lazy("2024-01-05, 2024/1/5, 2024年1月5日, 20240105 or a date cell."),
+    ),
+    ("email", False, ""),
+    ("language", False, gettext_lazy("中文 or English; empty keeps the current one.")),
+    ("status", False, gettext_lazy("在职 (active) or 离职 (left); empty keeps the current one.")),
+]
+TEMPLATE_FIELDS = [name for name, _required, _hint in COLUMNS]
+
+
+class OrgImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("File (.xlsx or .csv)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+    )
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        name = upload.name or ""
+        if not name.lower().endswith((".xlsx", ".csv")):
+            raise ValidationError(_("Only .xlsx and .csv files can be imported."))
+        if (upload.size or 0) > MAX_UPLOAD_MB * 1024 * 1024:
+            message = _("The file is larger than %(limit)s MB.") % {"limit": MAX_UPLOAD_MB}
+            raise ValidationError(message)
+        return upload
+
+
+def _require_org_manager(request: HttpRequest) -> None:
+    if not can_manage_organisation.test(request.user):
+        raise PermissionDenied
+
+
+@login_required
+def org_import(request: HttpRequest) -> HttpResponse:
+    _require_org_manager(request)
+    form = OrgImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        employee = scope_for(request.user).employee
+        assert employee is not None  # can_manage_organisation needs an employee
+        started = start_org_import(
+            employee.organisation, upload=upload, original_name=upload.name, actor=request.user
+        )
+        return redirect("web:org_import_detail", import_id=started.pk)
+    imports = org_imports_visible_to(request.user).order_by("-created_at")[:RECENT_IMPORTS]
+    columns = [
+        {"chinese": HEADERS[name][0], "english": HEADERS[name][1], "required": req, "hint": hint}
+        for name, req, hint in COLUMNS
+    ]
+    return render(
+        request,
+        "web/org_import.html",
+        {"form": form, "imports": imports, "columns": columns, "max_mb": MAX_UPLOAD_MB},
+    )
+
+
+@login_required
+def org_import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
+    _require_org_manager(request)
+    found = access_org_import(request.user, import_id)
+    partial = bool(request.headers.get("HX-Request"))
+    template = "web/_org_import_progress.html" if partial else "web/org_import_detail.html"
+    return render(request, template, {"org_import": found, **_report(found)})
+
+
+@login_required
+def org_import_report(request: HttpRequest, import_id: int) -> HttpResponse:
+    """The problems (or, after a successful import, the changes) as CSV that Excel opens."""
+    _require_org_manager(request)
+    found = access_org_import(request.user, import_id)
+    response = _csv_response(f"org-import-{found.pk}-report.csv")
+    writer = csv.writer(response)
+    errors = found.report.get("errors", [])
+    if errors or found.status != "done":
+        writer.writerow([_("Row"), _("Column"), _("Problem")])
+        for error in errors:
+            writer.writerow(_safe([error["row"] or "", error["column"], error["message"]]))
+        return response
+    writer.writerow(
+        [_("Employee number"), _("Name"), _("Change"), _("Field"), _("Before"), _("After")]
+    )
+    for change in _changes(found.report.get("changes", [])):
+        for label, old, new in change["fields"] or [("", "", "")]:
+            row = [change["employee_number"], change["name"], change["action"], label, old, new]
+            writer.writerow(_safe(row))
+    return response
+
+
+@login_required
+def org_import_template(request: HttpRequest) -> HttpResponse:
+    _require_org_manager(request)
+    response = _csv_response("org-import-template.csv")
+    csv.writer(response).writerow([HEADERS[name][0] for name in TEMPLATE_FIELDS])
+    return response
+
+
+def _csv_response(filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # The byte order mark makes Excel read the file as UTF-8 (Chinese text stays readable).
+    response.write("\ufeff")
+    return response
+
+
+def _safe(cells: list[Any]) -> list[str]:
+    """Cells that Excel would run as a formula are kept as text."""
+    return [f"'{cell}" if str(cell)[:1] in ("=", "+", "-", "@") else str(cell) for cell in cells]
+
+
+def _report(found: OrgImport) -> dict[str, Any]:
+    changes = found.report.get("changes", [])
+    return {
+        "errors": found.report.get("errors", []),
+        "summary": found.report.get("summary", {}),
+        "changes": _changes(changes[:CHANGES_SHOWN]),
+        "changes_not_shown": max(0, len(changes) - CHANGES_SHOWN),
+        "ignored_columns": found.report.get("ignored_columns", []),
+        "in_progress": found.status in ("pending", "running"),
+    }
+
+
+def _changes(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    action_labels = {
+        "created": pgettext_lazy("org import change", "new"),
+        "updated": pgettext_lazy("org import change", "changed"),
+    }
+    return [
+        {
+            "employee_number": change["employee_number"],
+            "name": change["name"],
+            "action": str(action_labels.get(change["action"], change["action"])),
+            "fields": [
+                (str(FIELD_LABELS.get(name, name)), _value(name, old), _value(name, new))
+                for name, (old, new) in change["fields"].items()
+            ],
+        }
+        for change in changes
+    ]
+
+
+def _value(field: str, value: str) -> str:
+    choices = {"status": EmploymentStatus, "language": Language}.get(field)
+    if choices is not None and value in choices.values:
+        return str(choices(value).label)
+    return value
