@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import zoneinfo
 from collections.abc import Callable
 
@@ -33,10 +34,8 @@ class UserLanguageMiddleware:
         employee = scope_for(user).employee if user is not None and user.is_authenticated else None
         if employee is not None:
             language = employee.language
-            try:
+            with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
                 timezone.activate(zoneinfo.ZoneInfo(employee.time_zone))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                pass
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)

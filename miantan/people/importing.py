@@ -29,7 +29,7 @@ from .enums import EmploymentStatus, ImportStatus
 from .models import Department, Employee, Organisation, OrgImport, Position
 from .org_file import FileError, RowError, read_org_file
 from .org_plan import NewDepartment, NewPosition, OrgPlan, PlannedRow, check_org_file
-from .rules import can_manage_organisation
+from .rules import can_import_org
 from .scopes import scope_for
 from .services import create_department, create_employee, mark_left
 
@@ -196,7 +196,7 @@ def _language_of(user: Any) -> str:
 def org_imports_visible_to(user: Any) -> QuerySet[OrgImport]:
     """HR and administrators see their organisation's imports; nobody else sees any."""
     scope = scope_for(user)
-    if scope.organisation_id is None or not can_manage_organisation.test(user):
+    if scope.organisation_id is None or not can_import_org.test(user):
         return OrgImport.objects.none()
     return OrgImport.objects.filter(organisation_id=scope.organisation_id).select_related(
         "uploaded_by__employee"

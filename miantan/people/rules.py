@@ -1,4 +1,5 @@
-"""Predicates about people. They read the per-request Scope and never query the database."""
+"""Predicates about people. They read the per-request Scope; only is_hr_for_whole_organisation
+looks at the department table (one small query)."""
 
 from __future__ import annotations
 
@@ -97,10 +98,23 @@ def can_revoke_role(user: Any, assignment: RoleAssignment) -> bool:
     return department is not None and _in_subtrees(department.path, scope.hr_paths)
 
 
+@rules.predicate
+def is_hr_for_whole_organisation(user: Any) -> bool:
+    """HR whose subtrees cover every top-level department (one small query on departments)."""
+    scope = scope_for(user)
+    own = scope.employee
+    if not scope.hr_paths or own is None or not own.is_active:
+        return False
+    roots = Department.objects.filter(organisation_id=own.organisation_id, parent__isnull=True)
+    return all(_in_subtrees(path, scope.hr_paths) for path in roots.values_list("path", flat=True))
+
+
 can_view_employee = is_self | is_manager_of | is_department_head_for | is_hr_for | is_admin_of
 can_manage_organisation = is_hr | is_admin
+# An import can change anyone in the organisation, so it needs organisation-wide reach.
+can_import_org = is_admin | is_hr_for_whole_organisation
 
 # Django's own "people.view_employee" model permission is not used: superusers would pass it
 # regardless of scope. Views and the API test these predicates through queries.py instead.
-rules.add_perm("people.import_org", can_manage_organisation)
+rules.add_perm("people.import_org", can_import_org)
 rules.add_perm("people.manage_roles", can_manage_organisation)

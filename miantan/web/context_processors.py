@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
 
 
@@ -26,7 +27,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append(("departments", _("Departments"), reverse("web:departments")))
     items.append(("access_log", _("Who viewed my records"), reverse("web:access_log")))
     if scope.is_hr or scope.is_admin:
-        items.append(("org_import", _("Import organisation"), reverse("web:org_import")))
+        if can_import_org.test(user):
+            items.append(("org_import", _("Import organisation"), reverse("web:org_import")))
         items.append(("roles", _("Roles"), reverse("web:roles")))
     current = request.resolver_match.url_name if request.resolver_match else ""
     return {

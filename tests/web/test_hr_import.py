@@ -218,3 +218,17 @@ def test_org_import_appears_in_the_navigation_for_hr_only(setting: Setting) -> N
 
     assert url in signed_in(setting.hr).get(reverse("web:me")).content.decode()
     assert url not in signed_in(setting.doctor).get(reverse("web:me")).content.decode()
+
+
+def test_org_import_is_forbidden_to_hr_scoped_to_one_department(setting: Setting) -> None:
+    """An import can change anyone, so HR of a single department may not run one."""
+    emergency = setting.organisation.departments.get(code="JZK")
+    narrow_hr = create_employee(
+        setting.organisation, employee_number="9002", name="周洁", department=emergency
+    )
+    assign_role(narrow_hr, role=Role.HR, department=emergency, actor=None)
+    client = signed_in(narrow_hr)
+
+    assert client.get(reverse("web:org_import")).status_code == 403
+    assert client.post(reverse("web:org_import"), {"file": csv_upload([])}).status_code == 403
+    assert b'href="/hr/import/"' not in client.get(reverse("web:roles")).content

@@ -18,7 +18,7 @@ from miantan.people.enums import EmploymentStatus, Language
 from miantan.people.importing import access_org_import, org_imports_visible_to, start_org_import
 from miantan.people.models import OrgImport
 from miantan.people.org_file import HEADERS
-from miantan.people.rules import can_manage_organisation
+from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
 
 MAX_UPLOAD_MB = 10
@@ -84,7 +84,7 @@ class OrgImportForm(forms.Form):
 
 
 def _require_org_manager(request: HttpRequest) -> None:
-    if not can_manage_organisation.test(request.user):
+    if not can_import_org.test(request.user):
         raise PermissionDenied
 
 
@@ -95,7 +95,7 @@ def org_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         employee = scope_for(request.user).employee
-        assert employee is not None  # can_manage_organisation needs an employee
+        assert employee is not None  # can_import_org needs an employee
         started = start_org_import(
             employee.organisation, upload=upload, original_name=upload.name, actor=request.user
         )
