@@ -63,7 +63,12 @@ class Department(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["organisation", "code"], name="department_code_unique"),
         ]
-        indexes = [_path_index("department_path_idx", "path")]
+        indexes = [
+            _path_index("department_path_idx", "path"),
+            # A plain index too: the pattern index serves LIKE 'prefix%' on PostgreSQL but not
+            # ORDER BY path, the people directory's order (bench/README.md).
+            models.Index(fields=["path"], name="department_path_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -13,7 +13,7 @@ from miantan.audit.services import record
 
 from .enums import EmploymentStatus
 from .models import Department, Employee, Position, RoleAssignment
-from .scopes import scope_for
+from .scopes import Scope, scope_for
 
 
 def employees_visible_to(user: Any) -> QuerySet[Employee]:
@@ -26,10 +26,28 @@ def employees_visible_to(user: Any) -> QuerySet[Employee]:
     in_org = Employee.objects.filter(organisation_id=scope.employee.organisation_id)
     if scope.is_admin:
         return in_org
+    departments = _departments_within(scope)
+    if departments is None:
+        return in_org
     visible = Q(pk=scope.employee.pk) | Q(manager_path__startswith=scope.manager_prefix)
-    for path in scope.department_paths:
-        visible |= Q(department__path__startswith=path)
+    if departments:
+        visible |= Q(department_id__in=departments)
     return in_org.filter(visible)
+
+
+def _departments_within(scope: Scope) -> list[int] | None:
+    """Ids of the departments in the scope's subtrees; None when that is all of them.
+
+    One query on the small department table, so that the employee query filters indexed
+    columns: a LIKE on the department path OR-ed across the join made PostgreSQL and SQLite
+    read every employee of the organisation (bench/README.md).
+    """
+    if not scope.department_paths or scope.employee is None:
+        return []
+    departments = Department.objects.filter(organisation_id=scope.employee.organisation_id)
+    paths = list(departments.values_list("pk", "path"))
+    within = [pk for pk, path in paths if path.startswith(scope.department_paths)]
+    return None if len(within) == len(paths) else within
 
 
 def access_employee(

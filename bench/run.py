@@ -1,0 +1,296 @@
+"""Benchmarks of the people pages and API (`make bench`). See bench/README.md.
+
+For each database and dataset size: a fresh database, `migrate`, `seed_demo --employees N`
+(timed), then requests through django.test.Client in this process, signed in as the hospital's
+HR partner (who sees the whole hospital) and as the head of 心内科. Prints a table and writes
+bench/results.json. It reports figures; it never fails because a machine is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+SQLITE_DIR = ROOT / "var" / "bench"
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+PG_DATABASE = "miantan_bench"
+PERSONAS = {"hr": "h.hr", "head": "h.head.cardiology"}
+SEARCH = "王"
+PAGE_SIZE = 25
+WARM_UP = 10
+QUERY_SAMPLES = 3
+# DESIGN.md "Budgets": on PostgreSQL at 100,000 employees.
+BUDGET_SIZE = 100_000
+PERSON_P95_MS = 50.0
+LIST_P95_MS = 100.0
+ANY_P95_MS = 150.0
+
+Result = dict[str, Any]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="100,100000", help="employees per dataset, e.g. 100,2000"
+    )
+    parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite,postgresql")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
+    parser.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
+    parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
+    args = parser.parse_args()
+    if args.worker:
+        database, size, out = args.worker
+        results = measure(database, int(size), args.requests)
+        Path(out).write_text(json.dumps(results))
+        return
+    results: list[Result] = []
+    for database in _split(args.databases):
+        if database == "postgresql" and not _postgres_reachable():
+            print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping its benchmarks.")
+            continue
+        for size in (int(s) for s in _split(args.sizes)):
+            results.extend(_run_worker(database, size, args.requests))
+    _print_table(results)
+    _print_budgets(results)
+    Path(args.output).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    print(f"\nWrote {len(results)} figures to {args.output}")
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _run_worker(database: str, size: int, requests: int) -> list[Result]:
+    """One dataset in a child process: Django settings are fixed once per process."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+        "DATABASE_URL": _database_url(database, size),
+    }
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        command = [sys.executable, __file__, "--requests", str(requests)]
+        # This same script with arguments built here, not user input.
+        subprocess.run([*command, "--worker", database, str(size), out.name], env=env, check=True)  # noqa: S603
+        return json.loads(Path(out.name).read_text())
+
+
+def _database_url(database: str, size: int) -> str:
+    if database == "sqlite":
+        return f"sqlite:///{SQLITE_DIR / f'bench-{size}.sqlite3'}"
+    if database == "postgresql":
+        return f"{PG_SERVER}/{PG_DATABASE}"
+    raise SystemExit(f"unknown database {database!r}: use sqlite or postgresql")
+
+
+def _postgres_reachable() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+# --- the worker: one database, one dataset ------------------------------------------------
+
+
+def measure(database: str, size: int, requests: int) -> list[Result]:
+    _fresh_database(database, size)
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    dataset = f"employees={size}"
+    results: list[Result] = []
+
+    def add(name: str, value: float, unit: str) -> None:
+        entry = {"name": name, "value": round(value, 2), "unit": unit, "dataset": dataset}
+        results.append({**entry, "database": database})
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    call_command("seed_demo", employees=size, verbosity=0)
+    add("seed_demo.seconds", time.perf_counter() - started, "s")
+    from miantan.people.models import Employee
+
+    add("seed_demo.employees", Employee.objects.count(), "employees")
+    # Other work on the machine skews the figures; the load average says how much there was.
+    add("machine.load_average", os.getloadavg()[0], "processes")
+    print(f"[{database} {dataset}] seeded in {results[0]['value']} s", flush=True)
+    for persona, username in PERSONAS.items():
+        for endpoint, paths in _endpoints(username, requests).items():
+            timings, queries = _time_requests(username, paths, requests)
+            name = f"{endpoint}.{persona}"
+            add(f"{name}.median", statistics.median(timings), "ms")
+            add(f"{name}.p95", _percentile(timings, 95), "ms")
+            add(f"{name}.queries", queries, "queries")
+            print(
+                f"[{database} {dataset}] {name}: median {statistics.median(timings):.1f} ms, "
+                f"p95 {_percentile(timings, 95):.1f} ms, {queries} queries",
+                flush=True,
+            )
+    add("machine.load_average.after", os.getloadavg()[0], "processes")
+    return results
+
+
+def _fresh_database(database: str, size: int) -> None:
+    if database == "sqlite":
+        SQLITE_DIR.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{SQLITE_DIR / f'bench-{size}.sqlite3'}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+
+
+def _endpoints(username: str, requests: int) -> dict[str, Callable[[int], str]]:
+    """What to request, by endpoint: the n-th timed request's path."""
+    from django.contrib.auth import get_user_model
+    from django.core.paginator import Paginator
+
+    from miantan.people.queries import PeopleFilter, employees_visible_to, search_people
+
+    viewer = get_user_model().objects.get(username=username)
+    people = search_people(viewer, PeopleFilter())
+    deep_page = max(1, Paginator(people, PAGE_SIZE).num_pages // 2)
+    visible = list(employees_visible_to(viewer).order_by("pk").values_list("pk", flat=True))
+    rng = random.Random(7)
+    ids = (
+        rng.sample(visible, requests)
+        if len(visible) >= requests
+        else rng.choices(visible, k=requests)
+    )
+    return {
+        "people_list": lambda n: "/people/",
+        "people_list_deep": lambda n: f"/people/?page={deep_page}",
+        "people_search": lambda n: f"/people/?q={SEARCH}",
+        "person_page": lambda n: f"/people/{ids[n % len(ids)]}/",
+        "api_people_list": lambda n: "/api/v1/people",
+        "api_person": lambda n: f"/api/v1/people/{ids[n % len(ids)]}",
+    }
+
+
+def _time_requests(
+    username: str, path: Callable[[int], str], requests: int
+) -> tuple[list[float], int]:
+    """Milliseconds per request after a warm-up, and SQL queries per request."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    for n in range(WARM_UP):
+        _get(client, path(n))
+    timings = []
+    for n in range(requests):
+        started = time.perf_counter()
+        _get(client, path(n))
+        timings.append((time.perf_counter() - started) * 1000)
+    # Counted apart from the timed requests: capturing queries slows them down a little.
+    counts = []
+    for n in range(QUERY_SAMPLES):
+        with CaptureQueriesContext(connection) as captured:
+            _get(client, path(n))
+        counts.append(len(captured.captured_queries))
+    return timings, max(counts)
+
+
+def _get(client: Any, path: str) -> None:
+    response = client.get(path)
+    if response.status_code != 200:
+        raise SystemExit(f"GET {path} answered {response.status_code}; the benchmark is broken")
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * percent / 100) - 1)]
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _print_table(results: list[Result]) -> None:
+    columns = list(dict.fromkeys((r["database"], r["dataset"]) for r in results))
+    values = {(r["database"], r["dataset"], r["name"]): r["value"] for r in results}
+    rows = list(dict.fromkeys(r["name"][:-4] for r in results if r["name"].endswith(".p95")))
+    width = 34
+    print("\n" + "".ljust(26) + "".join(f"{db} {ds}".ljust(width) for db, ds in columns))
+    seeding = [
+        f"{values[(db, ds, 'seed_demo.seconds')]:.1f} s, "
+        f"{values[(db, ds, 'seed_demo.employees')]:,.0f} employees"
+        for db, ds in columns
+    ]
+    print("seed_demo".ljust(26) + "".join(cell.ljust(width) for cell in seeding))
+    load = [
+        f"{values[(db, ds, 'machine.load_average')]:.1f} -> "
+        f"{values[(db, ds, 'machine.load_average.after')]:.1f}"
+        for db, ds in columns
+    ]
+    print("load average".ljust(26) + "".join(cell.ljust(width) for cell in load))
+    print("".ljust(26) + "".join("median / p95 ms, queries".ljust(width) for _ in columns))
+    for row in rows:
+        cells = []
+        for db, ds in columns:
+            if (db, ds, f"{row}.p95") not in values:
+                cells.append("-".ljust(width))
+                continue
+            median, p95 = values[(db, ds, f"{row}.median")], values[(db, ds, f"{row}.p95")]
+            queries = values[(db, ds, f"{row}.queries")]
+            cells.append(f"{median:7.1f} / {p95:7.1f}, {queries:3.0f} q".ljust(width))
+        print(row.ljust(26) + "".join(cells))
+
+
+def _print_budgets(results: list[Result]) -> None:
+    """DESIGN.md budgets: constant queries per request; on PostgreSQL at 100,000 employees the
+    person page p95 <= 50 ms, lists <= 100 ms, everything <= 150 ms."""
+    print("\nBudgets")
+    queries: dict[tuple[str, str], dict[str, float]] = {}
+    for r in results:
+        if r["unit"] == "queries":
+            queries.setdefault((r["database"], r["name"]), {})[r["dataset"]] = r["value"]
+    for (database, name), by_dataset in queries.items():
+        if len(by_dataset) > 1:
+            same = len(set(by_dataset.values())) == 1
+            detail = ", ".join(f"{ds}: {q:.0f}" for ds, q in by_dataset.items())
+            print(f"  {'ok  ' if same else 'MISS'} {database} {name} constant ({detail})")
+    for r in results:
+        if (r["database"], r["dataset"], r["unit"]) != (
+            "postgresql",
+            f"employees={BUDGET_SIZE}",
+            "ms",
+        ):
+            continue
+        if not r["name"].endswith(".p95"):
+            continue
+        if "person" in r["name"].split(".")[0]:
+            budget = PERSON_P95_MS
+        elif "list" in r["name"] or "search" in r["name"]:
+            budget = LIST_P95_MS
+        else:
+            budget = ANY_P95_MS
+        verdict = "ok  " if r["value"] <= budget else "MISS"
+        print(f"  {verdict} postgresql {r['name']} {r['value']:.1f} ms <= {budget:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

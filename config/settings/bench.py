@@ -1,0 +1,17 @@
+"""Benchmarks (`make bench`): production-like request handling, fast hashing, tasks in-process."""
+
+import warnings
+
+from .base import *
+
+SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
+MIANTAN_DATA_KEYS = "bench:YmVuY2gtZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2RlZiE="
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+LOGGING["root"]["level"] = "WARNING"
+WHITENOISE_USE_FINDERS = True
+# Static files are served from the finders here; there is no collected directory to look at.
+warnings.filterwarnings("ignore", message="No directory at")

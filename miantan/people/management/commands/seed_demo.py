@@ -1,0 +1,61 @@
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from miantan.people.demo import DEMO_PASSWORD, seed_demo
+from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
+from miantan.people.models import Department, Employee, Organisation
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo organisations, the same every time: 仁和医院 (Renhe Hospital) and 华星智造 "
+        "(Huaxing Manufacturing), with a login for every role (list them with `demo_logins`). "
+        "They are created through the people services, so every row is audited. "
+        "--employees N adds generated staff to the hospital until there are about N employees in "
+        "all, for benchmarks; that bulk data is written directly and is NOT audited."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--employees",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"grow the hospital to about N employees in all (at most {MAX_EMPLOYEES:,})",
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing when any organisation exists (what `make run` uses)",
+        )
+        parser.add_argument(
+            "--password",
+            default=DEMO_PASSWORD,
+            help=f'password of every demo login (default "{DEMO_PASSWORD}")',
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        employees = options["employees"]
+        if not 0 <= employees <= MAX_EMPLOYEES:
+            raise CommandError(f"--employees must be between 0 and {MAX_EMPLOYEES:,}.")
+        if Organisation.objects.exists():
+            if options["if_empty"]:
+                if options["verbosity"] > 1:
+                    self.stdout.write("Organisations exist already; no demo data loaded.")
+                return
+            raise CommandError("The database already holds organisations; seed_demo needs none.")
+        started = time.perf_counter()
+        hospital, _factory = seed_demo(password=options["password"])
+        generated = grow_to(hospital, employees) if employees else 0
+        seconds = time.perf_counter() - started
+        if options["verbosity"] == 0:
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data loaded: {Employee.objects.count():,} employees "
+                f"({generated:,} generated, not audited) in {Department.objects.count():,} "
+                f"departments, {seconds:.1f} s. `manage.py demo_logins` lists the logins."
+            )
+        )
