@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
@@ -14,6 +15,19 @@ from miantan.audit.services import record
 from .enums import EmploymentStatus
 from .models import Department, Employee, Position, RoleAssignment
 from .scopes import Scope, scope_for
+
+
+def under(field: str, path: str) -> Q:
+    """Rows whose materialised path (field) starts with `path`, which ends with "/".
+
+    Paths hold only digits and "/". On SQLite, whose LIKE ignores case and so cannot use an
+    index, the same set is the range [path, path with its last "/" raised to "0"): under the
+    binary collation nothing but "/" sorts between them. PostgreSQL's collations may order
+    punctuation differently, so there the prefix LIKE stays (served by varchar_pattern_ops).
+    """
+    if connection.vendor == "sqlite":
+        return Q(**{f"{field}__gte": path, f"{field}__lt": path[:-1] + "0"})
+    return Q(**{f"{field}__startswith": path})
 
 
 def employees_visible_to(user: Any) -> QuerySet[Employee]:
@@ -29,7 +43,7 @@ def employees_visible_to(user: Any) -> QuerySet[Employee]:
     departments = _departments_within(scope)
     if departments is None:
         return in_org
-    visible = Q(pk=scope.employee.pk) | Q(manager_path__startswith=scope.manager_prefix)
+    visible = Q(pk=scope.employee.pk) | under("manager_path", scope.employee.manager_path)
     if departments:
         visible |= Q(department_id__in=departments)
     return in_org.filter(visible)
@@ -135,7 +149,21 @@ class PeopleFilter:
 
 
 def search_people(user: Any, filters: PeopleFilter) -> QuerySet[Employee]:
-    """The directory: visible employees narrowed by the filters, ready to paginate."""
+    """The directory: visible employees narrowed by the filters, ready to paginate.
+
+    Listing people is a read of personal data, so each search is audited (one event, with the
+    filters; the people listed are not named one by one)."""
+    record(
+        "people.directory.searched",
+        actor=user,
+        organisation_id=scope_for(user).organisation_id,
+        data={
+            "q": filters.q[:100],
+            "department": filters.department_id,
+            "position": filters.position_id,
+            "status": filters.status,
+        },
+    )
     people = employees_visible_to(user).select_related("department", "position", "manager")
     if filters.status:
         people = people.filter(status=filters.status)
@@ -148,7 +176,7 @@ def search_people(user: Any, filters: PeopleFilter) -> QuerySet[Employee]:
         if department is None:
             return people.none()
         if filters.include_subdepartments:
-            people = people.filter(department__path__startswith=department.path)
+            people = people.filter(under("department__path", department.path))
         else:
             people = people.filter(department=department)
     if filters.position_id is not None:
@@ -168,7 +196,7 @@ def reports_of(user: Any, *, direct_only: bool = False) -> QuerySet[Employee]:
     if direct_only:
         team = team.filter(manager=me)
     else:
-        team = team.filter(manager_path__startswith=me.manager_path).exclude(pk=me.pk)
+        team = team.filter(under("manager_path", me.manager_path)).exclude(pk=me.pk)
     return team.select_related("department", "position", "manager").order_by("manager_path", "name")
 
 
@@ -188,7 +216,7 @@ def role_assignments_visible_to(user: Any) -> QuerySet[RoleAssignment]:
         return RoleAssignment.objects.none()
     within = Q()
     for path in scope.hr_paths:
-        within |= Q(employee__department__path__startswith=path)
+        within |= under("employee__department__path", path)
     return assignments.filter(within).select_related("employee", "department")
 
 

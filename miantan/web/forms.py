@@ -4,6 +4,9 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -12,19 +15,36 @@ from miantan.people.models import Department, Position
 from miantan.people.queries import PeopleFilter
 
 
+class QuickSelect(forms.Select):
+    """A select rendered in one pass without a template per option.
+
+    The directory's department picker can hold hundreds of options; rendering each through
+    Django's option template cost more than the page's queries.
+    """
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        selected = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, mark_safe(" selected") if str(key) == selected else "", label)
+                for key, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+
 class PeopleSearchForm(forms.Form):
     q = forms.CharField(label=_("Name or employee number"), required=False, max_length=100)
-    department = forms.ModelChoiceField(
-        label=_("Department"),
-        queryset=Department.objects.none(),
-        required=False,
-        empty_label=pgettext_lazy("department filter", "All departments"),
+    department = forms.TypedChoiceField(
+        label=_("Department"), required=False, coerce=int, empty_value=None, widget=QuickSelect
     )
-    position = forms.ModelChoiceField(
-        label=_("Position"),
-        queryset=Position.objects.none(),
-        required=False,
-        empty_label=pgettext_lazy("position filter", "All positions"),
+    position = forms.TypedChoiceField(
+        label=_("Position"), required=False, coerce=int, empty_value=None, widget=QuickSelect
     )
     status = forms.ChoiceField(
         label=_("Status"),
@@ -41,21 +61,40 @@ class PeopleSearchForm(forms.Form):
         *args: Any,
         departments: QuerySet[Department],
         positions: QuerySet[Position],
+        language: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["department"].queryset = departments.order_by("path")  # type: ignore[attr-defined]
-        self.fields["position"].queryset = positions  # type: ignore[attr-defined]
+        english = language == "en"
+        department_rows = departments.order_by("path").values_list("pk", "name", "name_en", "depth")
+        self.fields["department"].choices = [  # type: ignore[attr-defined]
+            ("", pgettext_lazy("department filter", "All departments")),
+            *(
+                (pk, "\u3000" * depth + (name_en if english and name_en else name))
+                for pk, name, name_en, depth in department_rows
+            ),
+        ]
+        position_rows = positions.order_by("name").values_list("pk", "name", "name_en")
+        self.fields["position"].choices = [  # type: ignore[attr-defined]
+            ("", pgettext_lazy("position filter", "All positions")),
+            *(
+                (pk, name_en if english and name_en else name)
+                for pk, name, name_en in position_rows
+            ),
+        ]
 
-    def to_filter(self) -> PeopleFilter:
-        if not self.is_bound or not self.is_valid():
+    def to_filter(self) -> PeopleFilter | None:
+        """The filter to apply; None when the input is not valid (then nobody is listed)."""
+        if not self.is_bound:
             return PeopleFilter()
+        if not self.is_valid():
+            return None
         data = self.cleaned_data
         status = data.get("status") or EmploymentStatus.ACTIVE
         return PeopleFilter(
             q=data.get("q", "").strip(),
-            department_id=data["department"].pk if data.get("department") else None,
-            position_id=data["position"].pk if data.get("position") else None,
+            department_id=data.get("department"),
+            position_id=data.get("position"),
             status="" if status == "all" else status,
         )
 

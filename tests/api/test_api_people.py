@@ -43,7 +43,7 @@ def test_api_people_list_search_is_audited(hospital, client_as):
     client_as(hospital.hr_partner).get("/api/v1/people", {"q": "王"})
 
     event = AuditEvent.objects.filter(action="people.directory.searched").get()
-    assert event.data == {"q": "王", "department": None}
+    assert event.data == {"q": "王", "department": None, "position": None, "status": "active"}
     assert event.channel == "api"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from miantan.audit.models import AuditEvent
+
 
 def names_on(response) -> list[str]:
     return [employee.name for employee in response.context["page"]]
@@ -42,7 +44,7 @@ def test_people_list_filters_by_department(hospital, client_as):
 def test_people_list_department_choices_are_the_own_organisations(hospital, other_org, client_as):
     form = client_as(hospital.hr_partner).get("/people/").context["form"]
 
-    names = {department.name for department in form.fields["department"].queryset}
+    names = {str(label).strip("\u3000") for _pk, label in form.fields["department"].choices}
     assert "研发部" not in names
     assert "心内科" in names
 
@@ -74,3 +76,21 @@ def test_people_list_without_matches_says_so(hospital, client_as):
     response = client_as(hospital.hr_partner).get("/people/", {"q": "不存在的名字"})
 
     assert names_on(response) == []
+
+
+def test_people_list_search_is_audited(hospital, client_as):
+    client_as(hospital.hr_partner).get("/people/", {"q": "王"})
+
+    event = AuditEvent.objects.filter(action="people.directory.searched").get()
+    assert event.data["q"] == "王"
+    assert event.channel == "web"
+
+
+def test_people_list_with_a_department_outside_the_organisation_lists_nobody(
+    hospital, other_org, client_as
+):
+    foreign = other_org.employee.department
+
+    response = client_as(hospital.hr_partner).get("/people/", {"department": foreign.pk})
+
+    assert list(response.context["page"]) == []

@@ -2,7 +2,6 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
-from miantan.audit.services import record
 from miantan.people.enums import EmploymentStatus
 from miantan.people.queries import (
     PeopleFilter,
@@ -44,12 +43,6 @@ def list_people(request: HttpRequest, filters: Query[PeopleQuery]) -> object:
             position_id=filters.position,
             status="" if filters.status == "all" else filters.status,
         ),
-    )
-    record(
-        "people.directory.searched",
-        actor=request.user,
-        organisation_id=scope_for(request.user).organisation_id,
-        data={"q": filters.q[:100], "department": filters.department},
     )
     return people
 

@@ -60,7 +60,8 @@ def roles(request: HttpRequest) -> HttpResponse:
         "role", "department__path", "employee__name"
     )
     page = Paginator(assignments, 50).get_page(request.GET.get("page"))
-    return render(request, "web/roles.html", {"form": form, "page": page})
+    revocable = {a.pk for a in page if can_revoke_role.test(request.user, a)}
+    return render(request, "web/roles.html", {"form": form, "page": page, "revocable": revocable})
 
 
 @login_required

@@ -6,7 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 
+from miantan.people.models import Employee
 from miantan.people.queries import (
     access_employee,
     departments_visible_to,
@@ -29,11 +31,13 @@ def people(request: HttpRequest) -> HttpResponse:
         request.GET or None,
         departments=departments_visible_to(request.user),
         positions=positions_visible_to(request.user),
+        language=get_language(),
     )
     filters = form.to_filter()
-    page = Paginator(search_people(request.user, filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    people = (
+        search_people(request.user, filters) if filters is not None else Employee.objects.none()
     )
+    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
     template = (
         "web/_people_results.html" if request.headers.get("HX-Request") else "web/people.html"
     )
