@@ -181,7 +181,7 @@ def search_people(user: Any, filters: PeopleFilter) -> QuerySet[Employee]:
             people = people.filter(department=department)
     if filters.position_id is not None:
         people = people.filter(position_id=filters.position_id)
-    return people.order_by("department__path", "name", "pk")
+    return people.order_by("name", "pk")
 
 
 def reports_of(user: Any, *, direct_only: bool = False) -> QuerySet[Employee]:

@@ -66,6 +66,9 @@ def scope_for(user: Any) -> Scope:
         .first()
     )
     scope = _build(employee) if employee is not None else EMPTY
+    if employee is not None:
+        # Fill the reverse one-to-one cache, so that user.employee costs no further query.
+        user.employee = employee
     setattr(user, _CACHE_ATTR, scope)
     return scope
 
