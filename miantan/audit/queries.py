@@ -13,10 +13,14 @@ from .models import AuditEvent
 
 
 def views_of_my_records(user: Any) -> QuerySet[AuditEvent]:
-    """Who opened the signed-in employee's records (successful reads by anybody, self included)."""
+    """Who opened the signed-in employee's records: every successful read by someone else."""
     employee = scope_for(user).employee
     if employee is None:
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(
-        subject_id=employee.pk, action__endswith=".viewed", outcome=Outcome.OK
-    ).order_by("-seq")
+    return (
+        AuditEvent.objects.filter(
+            subject_id=employee.pk, action__endswith=".viewed", outcome=Outcome.OK
+        )
+        .exclude(actor_id=user.pk)
+        .order_by("-seq")
+    )

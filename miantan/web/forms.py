@@ -106,6 +106,7 @@ class RoleAssignmentForm(forms.Form):
         label=_("Department (scope)"),
         queryset=Department.objects.none(),
         required=False,
+        empty_label=_("None (whole organisation)"),
         help_text=_(
             "Needed for department heads and HR; leave empty for executives and administrators."
         ),

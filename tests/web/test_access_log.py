@@ -36,3 +36,13 @@ def test_access_log_shows_only_my_own_records(hospital, client_as):
     response = client_as(hospital.nurse_wang).get("/me/access-log/")
 
     assert list(response.context["page"]) == []
+
+
+def test_access_log_leaves_out_my_own_visits(hospital, client_as):
+    client = client_as(hospital.doctor_li)
+    client.get("/me/")
+    client.get(f"/people/{hospital.doctor_li.pk}/")
+
+    response = client.get("/me/access-log/")
+
+    assert list(response.context["page"]) == []
