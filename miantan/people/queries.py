@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import Http404
 
 from miantan.audit.enums import Outcome
@@ -14,7 +16,7 @@ from miantan.audit.services import record
 
 from .enums import EmploymentStatus
 from .models import Department, Employee, Position, RoleAssignment
-from .scopes import Scope, scope_for
+from .scopes import scope_for
 
 
 def under(field: str, path: str) -> Q:
@@ -40,28 +42,13 @@ def employees_visible_to(user: Any) -> QuerySet[Employee]:
     in_org = Employee.objects.filter(organisation_id=scope.employee.organisation_id)
     if scope.is_admin:
         return in_org
-    departments = _departments_within(scope)
+    departments = scope.department_ids_within
     if departments is None:
         return in_org
     visible = Q(pk=scope.employee.pk) | under("manager_path", scope.employee.manager_path)
     if departments:
         visible |= Q(department_id__in=departments)
     return in_org.filter(visible)
-
-
-def _departments_within(scope: Scope) -> list[int] | None:
-    """Ids of the departments in the scope's subtrees; None when that is all of them.
-
-    One query on the small department table, so that the employee query filters indexed
-    columns: a LIKE on the department path OR-ed across the join made PostgreSQL and SQLite
-    read every employee of the organisation (bench/README.md).
-    """
-    if not scope.department_paths or scope.employee is None:
-        return []
-    departments = Department.objects.filter(organisation_id=scope.employee.organisation_id)
-    paths = list(departments.values_list("pk", "path"))
-    within = [pk for pk, path in paths if path.startswith(scope.department_paths)]
-    return None if len(within) == len(paths) else within
 
 
 def access_employee(
@@ -164,12 +151,15 @@ def search_people(user: Any, filters: PeopleFilter) -> QuerySet[Employee]:
             "status": filters.status,
         },
     )
-    people = employees_visible_to(user).select_related("department", "position", "manager")
+    people = employees_visible_to(user)
     if filters.status:
         people = people.filter(status=filters.status)
     if filters.q:
+        # Chinese has no letter case: then a plain LIKE does, at half the cost of UPPER() LIKE.
+        fold = "i" if filters.q.upper() != filters.q.lower() else ""
         people = people.filter(
-            Q(name__icontains=filters.q) | Q(employee_number__istartswith=filters.q)
+            Q(**{f"name__{fold}contains": filters.q})
+            | Q(**{f"employee_number__{fold}startswith": filters.q})
         )
     if filters.department_id is not None:
         department = departments_visible_to(user).filter(pk=filters.department_id).first()
@@ -181,7 +171,22 @@ def search_people(user: Any, filters: PeopleFilter) -> QuerySet[Employee]:
             people = people.filter(department=department)
     if filters.position_id is not None:
         people = people.filter(position_id=filters.position_id)
-    return people.order_by("name", "pk")
+    if _sees_whole_organisation(user):
+        return people.order_by("name", "pk")
+    # A planner hint: for a scoped viewer, sorting by an expression keeps PostgreSQL from
+    # walking the organisation-wide name index and filtering 100,000 rows for 15 (it guesses
+    # departments by their average size); it fetches the few visible rows, then sorts them.
+    return people.order_by(Concat("name", Value("")).asc(), "pk")
+
+
+def _sees_whole_organisation(user: Any) -> bool:
+    scope = scope_for(user)
+    return scope.is_admin or (bool(scope.hr_paths) and scope.department_ids_within is None)
+
+
+def with_directory_details(ids: Sequence[int]) -> QuerySet[Employee]:
+    """The directory's rows for ids already chosen through search_people (so already scoped)."""
+    return Employee.objects.filter(pk__in=ids).select_related("department", "position", "manager")
 
 
 def reports_of(user: Any, *, direct_only: bool = False) -> QuerySet[Employee]:

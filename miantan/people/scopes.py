@@ -7,10 +7,11 @@ predicates in rules.py and the querysets in queries.py read it without further q
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .enums import Role
-from .models import Employee, RoleAssignment
+from .models import Department, Employee, RoleAssignment
 
 _CACHE_ATTR = "_miantan_scope"
 
@@ -44,6 +45,22 @@ class Scope:
     def manager_prefix(self) -> str | None:
         """Everyone whose reporting line starts with this is a direct or indirect report."""
         return self.employee.manager_path if self.employee is not None else None
+
+    @cached_property
+    def department_ids_within(self) -> list[int] | None:
+        """Ids of the departments in the department-head and HR subtrees; None when that is
+        every department of the organisation.
+
+        One query on the small department table, computed once per request, so that the
+        employee query filters an indexed column: a LIKE on the department path OR-ed across
+        the join made PostgreSQL and SQLite read every employee (bench/README.md).
+        """
+        if not self.department_paths or self.employee is None:
+            return []
+        departments = Department.objects.filter(organisation_id=self.employee.organisation_id)
+        paths = list(departments.values_list("pk", "path"))
+        within = [pk for pk, path in paths if path.startswith(self.department_paths)]
+        return None if len(within) == len(paths) else within
 
     @property
     def department_paths(self) -> tuple[str, ...]:

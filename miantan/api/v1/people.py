@@ -44,7 +44,7 @@ def list_people(request: HttpRequest, filters: Query[PeopleQuery]) -> object:
             status="" if filters.status == "all" else filters.status,
         ),
     )
-    return people
+    return people.select_related("department", "position", "manager")
 
 
 @router.get("/people/{employee_id}", response={200: PersonOut, 404: ErrorOut})

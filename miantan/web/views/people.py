@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 
+from miantan.core.paging import IdPaginator
 from miantan.people.models import Employee
 from miantan.people.queries import (
     access_employee,
@@ -17,6 +18,7 @@ from miantan.people.queries import (
     reports_of,
     roles_of,
     search_people,
+    with_directory_details,
 )
 from miantan.people.scopes import scope_for
 
@@ -37,7 +39,8 @@ def people(request: HttpRequest) -> HttpResponse:
     people = (
         search_people(request.user, filters) if filters is not None else Employee.objects.none()
     )
-    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = IdPaginator(people, PAGE_SIZE, load=with_directory_details)
+    page = paginator.get_page(request.GET.get("page"))
     template = (
         "web/_people_results.html" if request.headers.get("HX-Request") else "web/people.html"
     )
