@@ -49,6 +49,10 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
     parser.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
+    parser.add_argument(
+        "--skip-metrics", action="store_true", help="skip the KPI value import benchmark"
+    )
+    parser.add_argument("--metrics-rows", default="1000000,5000000", help="rows per KPI value file")
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
     if args.worker:
@@ -65,8 +69,22 @@ def main() -> None:
             results.extend(_run_worker(database, size, args.requests))
     _print_table(results)
     _print_budgets(results)
+    if not args.skip_metrics:
+        results.extend(_metrics_import(args.databases, args.metrics_rows))
     Path(args.output).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     print(f"\nWrote {len(results)} figures to {args.output}")
+
+
+def _metrics_import(databases: str, rows: str) -> list[Result]:
+    """The KPI value import (bench/metrics_import.py), after the people benchmarks."""
+    import metrics_import
+
+    chosen = set(_split(databases))
+    postgresql = "postgresql" in chosen and _postgres_reachable()
+    if "postgresql" in chosen and not postgresql:
+        print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping the KPI import benchmark.")
+    sizes = tuple(int(size) for size in _split(rows))
+    return metrics_import.run(postgresql=postgresql, sqlite="sqlite" in chosen, rows=sizes)
 
 
 def _split(text: str) -> list[str]:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from miantan.metrics.models import MetricsImport
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
 from tests.factories import api_token_for
 from tests.personas import (
@@ -129,6 +130,8 @@ class World:
     other: OtherOrganisation
     own_import: OrgImport
     foreign_import: OrgImport
+    own_metrics_import: MetricsImport
+    foreign_metrics_import: MetricsImport
 
     def argument(self, parameter: str, target: str, viewer: Employee | None) -> int:
         chosen = {
@@ -136,6 +139,7 @@ class World:
             "assignment_id": self._assignment,
             "token_id": self._token,
             "import_id": self._import,
+            "metrics_import_id": self._metrics_import,
             "department_id": self._department,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int) else chosen.pk
@@ -164,8 +168,15 @@ class World:
     def _import(self, target: str, viewer: Employee | None) -> Any:
         return {"own": self.own_import, "foreign": self.foreign_import}[target]
 
+    def _metrics_import(self, target: str, viewer: Employee | None) -> Any:
+        return {"own": self.own_metrics_import, "foreign": self.foreign_metrics_import}[target]
+
     def _department(self, target: str, viewer: Employee | None) -> Any:
-        return {"心内科": self.hospital.cardiology, "foreign": self.other.department}[target]
+        return {
+            "心内科": self.hospital.cardiology,
+            "foreign": self.other.department,
+            "unknown": UNKNOWN_ID,
+        }[target]
 
 
 def finished_import(organisation: Any, uploaded_by: Any) -> OrgImport:
@@ -181,6 +192,17 @@ def finished_import(organisation: Any, uploaded_by: Any) -> OrgImport:
     )
 
 
+def finished_metrics_import(organisation: Any, uploaded_by: Any) -> MetricsImport:
+    return MetricsImport.objects.create(
+        organisation=organisation,
+        uploaded_by=uploaded_by,
+        file="imports/metrics/tests.csv",
+        original_name="指标.csv",
+        status="rejected",
+        report={"errors": [{"row": 2, "column": "实际值", "message": "…"}], "summary": {}},
+    )
+
+
 @pytest.fixture(scope="module")
 def shared_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
     """Built once for the few hundred requests below, like Django's setUpTestData: each test
@@ -192,6 +214,10 @@ def shared_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[Worl
             other=other,
             own_import=finished_import(hospital.organisation, hospital.hr_partner.user),
             foreign_import=finished_import(other.organisation, other.employee.user),
+            own_metrics_import=finished_metrics_import(
+                hospital.organisation, hospital.hr_partner.user
+            ),
+            foreign_metrics_import=finished_metrics_import(other.organisation, other.employee.user),
         )
         transaction.set_rollback(True)
 

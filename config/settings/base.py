@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "miantan.core",
     "miantan.audit",
     "miantan.people",
+    "miantan.metrics",
     "miantan.accounts",
     "miantan.web",
     "miantan.api",
@@ -143,6 +144,7 @@ STATIC_ROOT = VAR_DIR / "static"
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
 ]
 STORAGES = {
     "default": {
@@ -175,6 +177,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --- Gap analysis: which weaknesses are flagged (miantan/metrics/gaps.py) --------------------
+# kind: completion_below (threshold in % of the target), worse_than_team (in % worse than the
+# average of the same department and position), worsening_streak (periods in a row).
+MIANTAN_GAP_RULES = [
+    {"id": "completion", "kind": "completion_below", "threshold": 80},
+    {"id": "team", "kind": "worse_than_team", "threshold": 15},
+    {"id": "trend", "kind": "worsening_streak", "threshold": 3},
+]
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from miantan.core.errors import DomainError
 
 from ..auth import AUTH
+from .metrics import router as metrics_router
 from .people import router as people_router
 
 api = NinjaAPI(
@@ -19,6 +20,8 @@ api = NinjaAPI(
     "Authenticate with the browser session or a personal token (Authorization: Bearer mt_…).",
 )
 api.add_router("/", people_router)
+api.add_router("/metrics/", metrics_router)
+api.add_router("/", "miantan.api.v1.profiles.router")
 
 
 @api.exception_handler(DomainError)

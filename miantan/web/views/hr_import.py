@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -18,8 +15,15 @@ from miantan.people.enums import EmploymentStatus, Language
 from miantan.people.importing import access_org_import, org_imports_visible_to, start_org_import
 from miantan.people.models import OrgImport
 from miantan.people.org_file import HEADERS
-from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
+
+from .spreadsheets import (
+    SpreadsheetForm,
+    column_help,
+    csv_response,
+    excel_safe,
+    require_org_manager,
+)
 
 MAX_UPLOAD_MB = 10
 RECENT_IMPORTS = 20
@@ -66,31 +70,13 @@ COLUMNS = [
 TEMPLATE_FIELDS = [name for name, _required, _hint in COLUMNS]
 
 
-class OrgImportForm(forms.Form):
-    file = forms.FileField(
-        label=gettext_lazy("File (.xlsx or .csv)"),
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
-    )
-
-    def clean_file(self) -> UploadedFile:
-        upload: UploadedFile = self.cleaned_data["file"]
-        name = upload.name or ""
-        if not name.lower().endswith((".xlsx", ".csv")):
-            raise ValidationError(_("Only .xlsx and .csv files can be imported."))
-        if (upload.size or 0) > MAX_UPLOAD_MB * 1024 * 1024:
-            message = _("The file is larger than %(limit)s MB.") % {"limit": MAX_UPLOAD_MB}
-            raise ValidationError(message)
-        return upload
-
-
-def _require_org_manager(request: HttpRequest) -> None:
-    if not can_import_org.test(request.user):
-        raise PermissionDenied
+class OrgImportForm(SpreadsheetForm):
+    max_mb = MAX_UPLOAD_MB
 
 
 @login_required
 def org_import(request: HttpRequest) -> HttpResponse:
-    _require_org_manager(request)
+    require_org_manager(request)
     form = OrgImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -101,10 +87,7 @@ def org_import(request: HttpRequest) -> HttpResponse:
         )
         return redirect("web:org_import_detail", import_id=started.pk)
     imports = org_imports_visible_to(request.user).order_by("-created_at")[:RECENT_IMPORTS]
-    columns = [
-        {"chinese": HEADERS[name][0], "english": HEADERS[name][1], "required": req, "hint": hint}
-        for name, req, hint in COLUMNS
-    ]
+    columns = column_help(COLUMNS, HEADERS)
     return render(
         request,
         "web/org_import.html",
@@ -114,7 +97,7 @@ def org_import(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def org_import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
-    _require_org_manager(request)
+    require_org_manager(request)
     found = access_org_import(request.user, import_id)
     partial = bool(request.headers.get("HX-Request"))
     template = "web/_org_import_progress.html" if partial else "web/org_import_detail.html"
@@ -124,15 +107,15 @@ def org_import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
 @login_required
 def org_import_report(request: HttpRequest, import_id: int) -> HttpResponse:
     """The problems (or, after a successful import, the changes) as CSV that Excel opens."""
-    _require_org_manager(request)
+    require_org_manager(request)
     found = access_org_import(request.user, import_id)
-    response = _csv_response(f"org-import-{found.pk}-report.csv")
+    response = csv_response(f"org-import-{found.pk}-report.csv")
     writer = csv.writer(response)
     errors = found.report.get("errors", [])
     if errors or found.status != "done":
         writer.writerow([_("Row"), _("Column"), _("Problem")])
         for error in errors:
-            writer.writerow(_safe([error["row"] or "", error["column"], error["message"]]))
+            writer.writerow(excel_safe([error["row"] or "", error["column"], error["message"]]))
         return response
     writer.writerow(
         [_("Employee number"), _("Name"), _("Change"), _("Field"), _("Before"), _("After")]
@@ -140,29 +123,16 @@ def org_import_report(request: HttpRequest, import_id: int) -> HttpResponse:
     for change in _changes(found.report.get("changes", [])):
         for label, old, new in change["fields"] or [("", "", "")]:
             row = [change["employee_number"], change["name"], change["action"], label, old, new]
-            writer.writerow(_safe(row))
+            writer.writerow(excel_safe(row))
     return response
 
 
 @login_required
 def org_import_template(request: HttpRequest) -> HttpResponse:
-    _require_org_manager(request)
-    response = _csv_response("org-import-template.csv")
+    require_org_manager(request)
+    response = csv_response("org-import-template.csv")
     csv.writer(response).writerow([HEADERS[name][0] for name in TEMPLATE_FIELDS])
     return response
-
-
-def _csv_response(filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    # The byte order mark makes Excel read the file as UTF-8 (Chinese text stays readable).
-    response.write("\ufeff")
-    return response
-
-
-def _safe(cells: list[Any]) -> list[str]:
-    """Cells that Excel would run as a formula are kept as text."""
-    return [f"'{cell}" if str(cell)[:1] in ("=", "+", "-", "@") else str(cell) for cell in cells]
 
 
 def _report(found: OrgImport) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils.translation import get_language
 
 from miantan.core.paging import IdPaginator
+from miantan.metrics.profiles import can_see_department_profile
 from miantan.people.models import Employee
 from miantan.people.queries import (
     access_employee,
@@ -77,4 +78,10 @@ def departments(request: HttpRequest) -> HttpResponse:
     can_search = scope.has_reports or bool(scope.department_paths) or scope.is_admin
     headcount = headcount_by_department(request.user, include_subtree=True) if can_search else {}
     rows = [(department, headcount.get(department.pk, 0)) for department in tree]
-    return render(request, "web/departments.html", {"rows": rows, "can_search": can_search})
+    # Departments whose performance profile the user may open (no queries: the scope decides).
+    profiles = {d.pk for d, _count in rows if can_see_department_profile(request.user, d)}
+    return render(
+        request,
+        "web/departments.html",
+        {"rows": rows, "can_search": can_search, "profile_ids": profiles},
+    )

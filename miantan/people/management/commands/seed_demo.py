@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from miantan.metrics.demo import seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
 from miantan.people.models import Department, Employee, Organisation
@@ -47,7 +48,10 @@ class Command(BaseCommand):
                 return
             raise CommandError("The database already holds organisations; seed_demo needs none.")
         started = time.perf_counter()
-        hospital, _factory = seed_demo(password=options["password"])
+        hospital, factory = seed_demo(password=options["password"])
+        if not employees:
+            for organisation in (hospital, factory):
+                seed_metrics(organisation)
         generated = grow_to(hospital, employees) if employees else 0
         seconds = time.perf_counter() - started
         if options["verbosity"] == 0:

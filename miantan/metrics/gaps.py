@@ -1,0 +1,555 @@
+"""Gap analysis: for each KPI assigned to an employee, over the last N periods, how the actuals
+compare with the target, the team and the position's requirement, which way they are moving,
+and which weaknesses the configured rules flag.
+
+Definitions (they hold for every caller: the profile page, the brief, the API):
+
+- **Assignment.** The most specific KpiAssignment wins: department + position, then position,
+  then department. A department assignment also applies to the departments below it; of two
+  department assignments the deeper department wins.
+- **Periods.** The last N periods of the assignment's period kind that start on or before
+  `as_of` (today by default). Periods exist only once something was recorded for them.
+- **Target.** The person's own target for that period (KpiValue.target) if there is one, else
+  the assignment's target.
+- **Completion %.** Higher is better: actual / target × 100. Lower is better (defect rate):
+  target / actual × 100, so a rising defect rate lowers the completion; an actual of zero
+  meets any target. Completion is capped at COMPLETION_CAP so one outlier does not flatten a
+  chart.
+- **Team.** The colleagues with a value who are in the same department (exactly, not the
+  subtree) and hold the same position. SQL sums and counts each (department, position, KPI,
+  period) in one grouped query; the employee's own value is then taken out of that sum, so a
+  weak value does not pull its own yardstick down. Alone in the team, there is no average.
+- **Position requirement.** The target of the most specific assignment that names the
+  employee's position (position alone, or department + position).
+- **Differences** are actual − reference in the KPI's unit, plus a percentage that is positive
+  when the employee is better than the reference, whichever the direction.
+- **Trend.** Least-squares slope over the window in units per period, called improving or
+  worsening by the KPI's direction, and the streak: how many of the most recent period-to-period
+  changes in a row went the wrong way.
+
+Callers pass employees they have already fetched through the permission layer
+(`access_employee`, `employees_visible_to`); nothing here checks access or writes audit events.
+Queries: four in all (assignments, periods, values, team averages), whatever the number of
+employees, KPIs or periods.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from miantan.people.models import Employee
+
+from .enums import Direction, PeriodKind
+from .models import Kpi, KpiAssignment, KpiValue, Period
+
+DEFAULT_PERIODS = 6
+COMPLETION_CAP = 200.0
+# Changes smaller than this share of the average level count as "stable", not as a trend.
+STABLE_SHARE = 0.01
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+class RuleKind:
+    COMPLETION_BELOW = "completion_below"
+    WORSE_THAN_TEAM = "worse_than_team"
+    WORSENING_STREAK = "worsening_streak"
+
+
+_FLAG_DETAIL = {
+    RuleKind.COMPLETION_BELOW: _(
+        "%(period)s: %(actual)s against a target of %(target)s, %(completion)s %% complete"
+    ),
+    RuleKind.WORSE_THAN_TEAM: _(
+        "%(period)s: %(actual)s against the team's %(team_average)s, %(worse_pct)s %% worse "
+        "(%(team_size)s colleagues)"
+    ),
+    RuleKind.WORSENING_STREAK: _("%(values)s: worse %(streak)s periods in a row"),
+}
+
+_RULE_TEXT = {
+    RuleKind.COMPLETION_BELOW: _("Completion below %(threshold)s %% of the target"),
+    RuleKind.WORSE_THAN_TEAM: _("At least %(threshold)s %% worse than the team average"),
+    RuleKind.WORSENING_STREAK: _("Worse than the period before, %(threshold)s periods in a row"),
+}
+
+
+@dataclass(frozen=True)
+class GapRule:
+    """One weakness rule. `kind` says what is measured, `threshold` where it starts to count:
+    a completion in %, a percentage worse than the team, or a number of periods."""
+
+    id: str
+    kind: str
+    threshold: float
+
+    @property
+    def description(self) -> str:
+        return str(_RULE_TEXT[self.kind] % {"threshold": _number(self.threshold)})
+
+
+DEFAULT_GAP_RULES = (
+    GapRule("completion", RuleKind.COMPLETION_BELOW, 80),
+    GapRule("team", RuleKind.WORSE_THAN_TEAM, 15),
+    GapRule("trend", RuleKind.WORSENING_STREAK, 3),
+)
+
+
+def gap_rules() -> tuple[GapRule, ...]:
+    """The rules in force: settings.MIANTAN_GAP_RULES (GapRule objects or dicts with id, kind
+    and threshold), else DEFAULT_GAP_RULES."""
+    configured = getattr(settings, "MIANTAN_GAP_RULES", None)
+    if configured is None:
+        return DEFAULT_GAP_RULES
+    rules = []
+    for rule in configured:
+        if not isinstance(rule, GapRule):
+            rule = GapRule(str(rule["id"]), str(rule["kind"]), float(rule["threshold"]))
+        if rule.kind not in _RULE_TEXT:
+            raise ValueError(f"MIANTAN_GAP_RULES: unknown rule kind {rule.kind!r}")
+        rules.append(rule)
+    return tuple(rules)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A weakness: the rule that fired and the numbers that made it fire."""
+
+    rule: GapRule
+    kpi_code: str
+    numbers: dict[str, float | int | str]
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.id
+
+    @property
+    def description(self) -> str:
+        return self.rule.description
+
+    @property
+    def detail(self) -> str:
+        """The numbers that triggered it, in a sentence."""
+        shown = {
+            key: _number(value) if isinstance(value, float) else value
+            for key, value in self.numbers.items()
+        }
+        return str(_FLAG_DETAIL[self.rule.kind] % shown)
+
+
+@dataclass(frozen=True)
+class Point:
+    period_id: int
+    label: str
+    start: date
+    actual: float | None
+    target: float | None
+    completion: float | None
+    team_average: float | None
+    team_size: int
+
+
+TREND_LABELS = {
+    "improving": pgettext_lazy("trend", "improving"),
+    "worsening": pgettext_lazy("trend", "worsening"),
+    "stable": pgettext_lazy("trend", "stable"),
+    "": pgettext_lazy("trend", "not enough data"),
+}
+
+
+@dataclass(frozen=True)
+class Trend:
+    slope: float | None
+    direction: str  # "improving", "worsening", "stable" or "" (fewer than two values)
+    streak: int  # most recent worsening changes in a row
+
+    @property
+    def label(self) -> str:
+        return str(TREND_LABELS[self.direction])
+
+
+@dataclass
+class KpiGap:
+    kpi: Kpi
+    assignment: KpiAssignment
+    points: list[Point]
+    position_target: float | None
+    trend: Trend
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.kpi.direction == Direction.LOWER
+
+    @property
+    def latest(self) -> Point | None:
+        """The most recent period with an actual."""
+        return next((p for p in reversed(self.points) if p.actual is not None), None)
+
+    @property
+    def actual(self) -> float | None:
+        return self.latest.actual if self.latest else None
+
+    @property
+    def target(self) -> float | None:
+        return self.latest.target if self.latest else float(self.assignment.target)
+
+    @property
+    def completion(self) -> float | None:
+        return self.latest.completion if self.latest else None
+
+    @property
+    def team_average(self) -> float | None:
+        return self.latest.team_average if self.latest else None
+
+    @property
+    def diff_team(self) -> float | None:
+        return _diff(self.actual, self.team_average)
+
+    @property
+    def diff_team_pct(self) -> float | None:
+        return _better_pct(self.actual, self.team_average, self.lower_is_better)
+
+    @property
+    def team_completion(self) -> float | None:
+        """The team average measured against this person's target (for the radar chart)."""
+        return completion(self.team_average, self.target, self.lower_is_better)
+
+    @property
+    def diff_position(self) -> float | None:
+        return _diff(self.actual, self.position_target)
+
+    @property
+    def diff_position_pct(self) -> float | None:
+        return _better_pct(self.actual, self.position_target, self.lower_is_better)
+
+    @property
+    def meets_position(self) -> bool | None:
+        pct = self.diff_position_pct
+        return None if pct is None else pct >= 0
+
+
+@dataclass
+class EmployeeGaps:
+    employee: Employee
+    kpis: list[KpiGap]
+
+    @property
+    def flags(self) -> list[Flag]:
+        return [flag for gap in self.kpis for flag in gap.flags]
+
+    def by_code(self) -> dict[str, KpiGap]:
+        return {gap.kpi.code: gap for gap in self.kpis}
+
+
+# --- arithmetic -------------------------------------------------------------------------------
+
+
+def completion(actual: float | None, target: float | None, lower_is_better: bool) -> float | None:
+    """Completion in % of the target, direction-aware (see the module docstring)."""
+    if actual is None or target is None:
+        return None
+    if lower_is_better:
+        if actual <= 0:
+            return COMPLETION_CAP
+        value = target / actual * 100
+    else:
+        if target == 0:
+            return None
+        value = actual / target * 100
+    return round(max(0.0, min(COMPLETION_CAP, value)), 1)
+
+
+def _diff(actual: float | None, reference: float | None) -> float | None:
+    if actual is None or reference is None:
+        return None
+    return round(actual - reference, 4)
+
+
+def _better_pct(actual: float | None, reference: float | None, lower: bool) -> float | None:
+    """How much better than the reference, in % of it: negative when worse."""
+    if actual is None or reference is None or reference == 0:
+        return None
+    change = (actual - reference) / abs(reference) * 100
+    return round(-change if lower else change, 1)
+
+
+def trend(values: Sequence[float | None], lower_is_better: bool) -> Trend:
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(known) < 2:
+        return Trend(None, "", 0)
+    n = len(known)
+    mean_x = sum(i for i, _v in known) / n
+    mean_y = sum(v for _i, v in known) / n
+    spread = sum((i - mean_x) ** 2 for i, _v in known)
+    slope = sum((i - mean_x) * (v - mean_y) for i, v in known) / spread
+    better = -slope if lower_is_better else slope
+    if abs(slope) <= STABLE_SHARE * max(abs(mean_y), 1e-9):
+        direction = "stable"
+    else:
+        direction = "improving" if better > 0 else "worsening"
+    streak = 0
+    for (_i, earlier), (_j, later) in reversed(list(pairwise(known))):
+        worse = later > earlier if lower_is_better else later < earlier
+        if not worse:
+            break
+        streak += 1
+    return Trend(round(slope, 4), direction, streak)
+
+
+def _number(value: float) -> str:
+    """At most two decimals, no trailing zeros: 66.7, 60, 84.67."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+# --- the analysis -----------------------------------------------------------------------------
+
+
+def gaps_for(
+    employee: Employee, *, periods: int = DEFAULT_PERIODS, as_of: date | None = None
+) -> EmployeeGaps:
+    """The gap analysis of one employee (fetched through the permission layer)."""
+    return gaps_for_employees([employee], periods=periods, as_of=as_of)[employee.pk]
+
+
+def gaps_for_employees(
+    employees: Sequence[Employee], *, periods: int = DEFAULT_PERIODS, as_of: date | None = None
+) -> dict[int, EmployeeGaps]:
+    """The gap analysis of several employees of one organisation, by employee id.
+
+    Four queries whatever the number of employees, KPIs and periods. The employees need their
+    department loaded (select_related), as the permission layer's querysets do.
+    """
+    if not employees:
+        return {}
+    as_of = as_of or timezone.localdate()
+    org_ids = {e.organisation_id for e in employees}
+    assignments = assignments_of(org_ids)
+    chosen = {e.pk: winning_assignments(e, assignments) for e in employees}
+    kinds = {a.period_kind for per in chosen.values() for a in per.values()}
+    windows = _windows(org_ids, kinds, periods, as_of)
+    kpi_ids = {kpi_id for per in chosen.values() for kpi_id in per}
+    period_ids = {p.pk for window in windows.values() for p in window}
+    values = _values([e.pk for e in employees], kpi_ids, period_ids)
+    teams = team_totals({(e.department_id, e.position_id) for e in employees}, kpi_ids, period_ids)
+    position_targets = _position_targets(assignments)
+    rules = gap_rules()
+    result = {}
+    for employee in employees:
+        gaps = []
+        for assignment in chosen[employee.pk].values():
+            window = windows.get((employee.organisation_id, assignment.period_kind), [])
+            gap = _kpi_gap(employee, assignment, window, values, teams, position_targets)
+            gap.flags = _flags(gap, rules)
+            gaps.append(gap)
+        gaps.sort(key=lambda g: (-g.assignment.weight, g.kpi.code))
+        result[employee.pk] = EmployeeGaps(employee=employee, kpis=gaps)
+    return result
+
+
+def assignments_of(org_ids: Iterable[int]) -> list[KpiAssignment]:
+    return list(
+        KpiAssignment.objects.filter(organisation_id__in=org_ids).select_related(
+            "kpi", "department"
+        )
+    )
+
+
+def winning_assignments(
+    employee: Employee, assignments: Iterable[KpiAssignment]
+) -> dict[int, KpiAssignment]:
+    """The winning assignment per KPI for this employee (most specific first)."""
+    path = employee.department.path
+    best: dict[int, tuple[tuple[int, int, int], KpiAssignment]] = {}
+    for a in assignments:
+        if a.organisation_id != employee.organisation_id:
+            continue
+        if a.position_id is not None and a.position_id != employee.position_id:
+            continue
+        if a.department is not None and not path.startswith(a.department.path):
+            continue
+        specificity = 2 if a.department_id is None else 3 if a.position_id else 1
+        depth = a.department.depth if a.department is not None else 0
+        # Monthly before quarterly before yearly when the same scope has several kinds.
+        kind_order = -list(PeriodKind.values).index(a.period_kind)
+        rank = (specificity, depth, kind_order)
+        current = best.get(a.kpi_id)
+        if current is None or rank > current[0]:
+            best[a.kpi_id] = (rank, a)
+    return {kpi_id: a for kpi_id, (_rank, a) in best.items()}
+
+
+def _position_targets(assignments: list[KpiAssignment]) -> dict[tuple[int, int, str], float]:
+    """(kpi, position, period kind) → the position-level target; a position-only assignment
+    is the general requirement, so it wins over one limited to a department."""
+    targets: dict[tuple[int, int, str], float] = {}
+    for a in sorted(assignments, key=lambda a: a.department_id is None):
+        if a.position_id is not None:
+            targets[(a.kpi_id, a.position_id, a.period_kind)] = float(a.target)
+    return targets
+
+
+def _windows(
+    org_ids: Iterable[int], kinds: Iterable[str], count: int, as_of: date
+) -> dict[tuple[int, str], list[Period]]:
+    """The last `count` periods per organisation and kind, oldest first."""
+    windows: dict[tuple[int, str], list[Period]] = defaultdict(list)
+    rows = Period.objects.filter(
+        organisation_id__in=org_ids, kind__in=list(kinds), start__lte=as_of
+    ).order_by("-start")
+    for period in rows:
+        window = windows[(period.organisation_id, period.kind)]
+        if len(window) < count:
+            window.append(period)
+    return {key: list(reversed(window)) for key, window in windows.items()}
+
+
+_Values = dict[tuple[int, int, int], tuple[Decimal, Decimal | None]]
+
+
+def _values(employee_ids: list[int], kpi_ids: set[int], period_ids: set[int]) -> _Values:
+    if not kpi_ids or not period_ids:
+        return {}
+    rows = KpiValue.objects.filter(
+        employee_id__in=employee_ids, kpi_id__in=kpi_ids, period_id__in=period_ids
+    ).values_list("employee_id", "kpi_id", "period_id", "value", "target")
+    return {(e, k, p): (value, target) for e, k, p, value, target in rows}
+
+
+TeamKey = tuple[int, int | None, int, int]  # department, position, KPI, period
+
+
+def team_totals(
+    teams: set[tuple[int, int | None]], kpi_ids: set[int], period_ids: set[int]
+) -> dict[TeamKey, tuple[float, int]]:
+    """Sum of the values and head count per (department, position, KPI, period), for the given
+    (department, position) teams, in one grouped query."""
+    if not teams or not kpi_ids or not period_ids:
+        return {}
+    departments = {d for d, _p in teams}
+    positions = {p for _d, p in teams if p is not None}
+    same_position = Q(employee__position_id__in=positions)
+    if any(p is None for _d, p in teams):
+        same_position |= Q(employee__position__isnull=True)
+    rows = (
+        KpiValue.objects.filter(
+            same_position,
+            employee__department_id__in=departments,
+            kpi_id__in=kpi_ids,
+            period_id__in=period_ids,
+        )
+        .values("employee__department_id", "employee__position_id", "kpi_id", "period_id")
+        .annotate(total=Sum("value"), size=Count("pk"))
+        .order_by()
+    )
+    return {
+        (
+            row["employee__department_id"],
+            row["employee__position_id"],
+            row["kpi_id"],
+            row["period_id"],
+        ): (float(row["total"]), row["size"])
+        for row in rows
+        if (row["employee__department_id"], row["employee__position_id"]) in teams
+    }
+
+
+def _kpi_gap(
+    employee: Employee,
+    assignment: KpiAssignment,
+    window: list[Period],
+    values: _Values,
+    teams: dict[TeamKey, tuple[float, int]],
+    position_targets: dict[tuple[int, int, str], float],
+) -> KpiGap:
+    kpi = assignment.kpi
+    lower = kpi.direction == Direction.LOWER
+    points = []
+    for period in window:
+        value, own_target = values.get((employee.pk, kpi.pk, period.pk), (None, None))
+        actual = float(value) if value is not None else None
+        target = float(own_target if own_target is not None else assignment.target)
+        total, size = teams.get(
+            (employee.department_id, employee.position_id, kpi.pk, period.pk), (0.0, 0)
+        )
+        if actual is not None:
+            total, size = total - actual, size - 1
+        points.append(
+            Point(
+                period_id=period.pk,
+                label=period.label,
+                start=period.start,
+                actual=actual,
+                target=target,
+                completion=completion(actual, target, lower),
+                team_average=round(total / size, 4) if size > 0 else None,
+                team_size=size,
+            )
+        )
+    position_target = (
+        position_targets.get((kpi.pk, employee.position_id, assignment.period_kind))
+        if employee.position_id
+        else None
+    )
+    return KpiGap(
+        kpi=kpi,
+        assignment=assignment,
+        points=points,
+        position_target=position_target,
+        trend=trend([p.actual for p in points], lower),
+    )
+
+
+def _flags(gap: KpiGap, rules: Sequence[GapRule]) -> list[Flag]:
+    latest = gap.latest
+    if latest is None:
+        return []
+    flags = []
+    for rule in rules:
+        numbers = _triggered(rule, gap, latest)
+        if numbers is not None:
+            numbers = {"period": latest.label, **numbers, "threshold": rule.threshold}
+            flags.append(Flag(rule=rule, kpi_code=gap.kpi.code, numbers=numbers))
+    return flags
+
+
+def _triggered(rule: GapRule, gap: KpiGap, latest: Point) -> dict[str, Any] | None:
+    """The numbers that make the rule fire on this KPI, or None when it does not."""
+    if rule.kind == RuleKind.COMPLETION_BELOW:
+        if latest.completion is None or latest.completion >= rule.threshold:
+            return None
+        return {"completion": latest.completion, "actual": latest.actual, "target": latest.target}
+    if rule.kind == RuleKind.WORSE_THAN_TEAM:
+        better = gap.diff_team_pct
+        if better is None or -better < rule.threshold:
+            return None
+        return {
+            "actual": latest.actual,
+            "team_average": latest.team_average,
+            "worse_pct": round(-better, 1),
+            "team_size": latest.team_size,
+        }
+    if gap.trend.streak < rule.threshold:
+        return None
+    recent = [p.actual for p in gap.points if p.actual is not None]
+    return {
+        "streak": gap.trend.streak,
+        "actual": latest.actual,
+        "values": " → ".join(_number(v) for v in recent[-gap.trend.streak - 1 :]),
+    }

@@ -1,0 +1,260 @@
+"""The performance profile (绩效画像) of one employee and of a department, read for a viewer.
+
+Both go through the permission layer and are audited: `metrics.profile.viewed` for a person
+(via access_employee), `metrics.department_profile.viewed` for a department (one event for the
+page, not one per person, like the directory). Chart data is prepared here as plain lists, so
+the page and the API show the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from miantan.audit.enums import Outcome
+from miantan.audit.services import record
+from miantan.people.enums import EmploymentStatus
+from miantan.people.models import Department, Employee
+from miantan.people.queries import (
+    access_employee,
+    departments_visible_to,
+    employees_visible_to,
+    under,
+)
+from miantan.people.scopes import scope_for
+
+from .gaps import COMPLETION_CAP, EmployeeGaps, KpiGap, gaps_for, gaps_for_employees
+from .models import AttendanceSummary, EvidenceEntry, ProjectContribution, TrainingRecord
+
+RECENT = 10
+# The department view draws one row per person; past this it stops being readable.
+MAX_PEOPLE = 500
+# Radar axes end here (in % of the target), so that one outlier does not shrink the rest.
+RADAR_MAX = 150
+
+
+@dataclass
+class Profile:
+    employee: Employee
+    gaps: EmployeeGaps
+    as_of: date
+    projects: list[ProjectContribution] = field(default_factory=list)
+    trainings: list[TrainingRecord] = field(default_factory=list)
+    attendance: list[AttendanceSummary] = field(default_factory=list)
+    evidence: list[EvidenceEntry] = field(default_factory=list)
+
+    def chart_data(self) -> dict[str, Any]:
+        return profile_chart_data(self.gaps.kpis)
+
+
+def access_profile(user: Any, employee_id: Any, *, as_of: date | None = None) -> Profile:
+    """The profile of an employee the user may see; 404 (audited) otherwise."""
+    employee = access_employee(user, employee_id, action="metrics.profile.viewed")
+    as_of = as_of or timezone.localdate()
+    attendance = (
+        AttendanceSummary.objects.filter(employee=employee)
+        .select_related("period")
+        .order_by("-period__start")[:12]
+    )
+    return Profile(
+        employee=employee,
+        gaps=gaps_for(employee, as_of=as_of),
+        as_of=as_of,
+        projects=list(
+            ProjectContribution.objects.filter(employee=employee).order_by(
+                "-finished_on", "-started_on", "-pk"
+            )[:RECENT]
+        ),
+        trainings=list(
+            TrainingRecord.objects.filter(employee=employee).order_by("-completed_on", "-pk")[
+                :RECENT
+            ]
+        ),
+        attendance=list(reversed(attendance)),
+        evidence=list(
+            EvidenceEntry.objects.filter(employee=employee)
+            .select_related("kpi", "author")
+            .order_by("-happened_on", "-pk")[:RECENT]
+        ),
+    )
+
+
+def _name(gap: KpiGap) -> str:
+    return gap.kpi.display_name(get_language() or "zh-hans")
+
+
+def _radar_value(value: float | None) -> float | None:
+    return None if value is None else min(float(RADAR_MAX), value)
+
+
+def profile_chart_data(gaps: list[KpiGap]) -> dict[str, Any]:
+    """Radar (completion %, so that every axis points outwards for better) and one trend line
+    chart per KPI (actuals in the KPI's own unit)."""
+    with_values = [gap for gap in gaps if gap.actual is not None]
+    return {
+        "legend": {
+            "employee": str(_("This employee")),
+            "team": str(_("Team average")),
+            "target": str(_("Target")),
+        },
+        "radar": {
+            "indicators": [{"name": _name(gap), "max": RADAR_MAX} for gap in with_values],
+            "employee": [_radar_value(gap.completion) for gap in with_values],
+            "team": [_radar_value(gap.team_completion) for gap in with_values],
+            "target": [100 for _gap in with_values],
+        },
+        "trends": [
+            {
+                "code": gap.kpi.code,
+                "name": _name(gap),
+                "unit": gap.kpi.unit,
+                "lower_is_better": gap.lower_is_better,
+                "periods": [p.label for p in gap.points],
+                "actual": [p.actual for p in gap.points],
+                "team": [p.team_average for p in gap.points],
+                "target": [p.target for p in gap.points],
+            }
+            for gap in with_values
+        ],
+    }
+
+
+# --- the department view ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiSummary:
+    """One KPI across the department: average completion and how many are flagged."""
+
+    code: str
+    name: str
+    people: int
+    average_completion: float | None
+    flagged: int
+
+
+@dataclass
+class DepartmentProfile:
+    department: Department
+    people: list[Employee]
+    gaps: dict[int, EmployeeGaps]
+    kpis: list[KpiSummary]
+    truncated: bool
+
+    def chart_data(self) -> dict[str, Any]:
+        codes = [summary.code for summary in self.kpis]
+        cells = []
+        for row, person in enumerate(self.people):
+            by_code = self.gaps[person.pk].by_code()
+            for column, code in enumerate(codes):
+                gap = by_code.get(code)
+                if gap is not None and gap.completion is not None:
+                    cells.append([column, row, gap.completion])
+        return {
+            "legend": {"completion": str(_("Completion (%)")), "flagged": str(_("Flagged"))},
+            "bars": {
+                "kpis": [summary.name for summary in self.kpis],
+                "gap": [
+                    None
+                    if summary.average_completion is None
+                    else round(summary.average_completion - 100, 1)
+                    for summary in self.kpis
+                ],
+                "flagged": [summary.flagged for summary in self.kpis],
+            },
+            "heatmap": {
+                "kpis": [summary.name for summary in self.kpis],
+                "people": [person.name for person in self.people],
+                "cells": cells,
+                "max": COMPLETION_CAP,
+            },
+        }
+
+
+def can_see_department_profile(user: Any, department: Department) -> bool:
+    """Department heads and HR partners of a subtree containing it, and administrators."""
+    scope = scope_for(user)
+    if scope.employee is None or not scope.employee.is_active:
+        return False
+    if scope.organisation_id != department.organisation_id:
+        return False
+    return scope.is_admin or department.path.startswith(scope.department_paths)
+
+
+def access_department_profile(
+    user: Any, department_id: Any, *, as_of: date | None = None
+) -> DepartmentProfile:
+    """Gaps of everyone in the department subtree whom the user may see, in a fixed number of
+    queries whatever the head count. 404 (audited) for anyone else."""
+    department = departments_visible_to(user).filter(pk=_int(department_id)).first()
+    if department is None or not can_see_department_profile(user, department):
+        record(
+            "metrics.department_profile.viewed",
+            actor=user,
+            outcome=Outcome.DENIED,
+            object_type="people.department",
+            object_id=str(department_id)[:64],
+            organisation_id=scope_for(user).organisation_id,
+        )
+        raise Http404
+    people = list(
+        employees_visible_to(user)
+        .filter(under("department__path", department.path), status=EmploymentStatus.ACTIVE)
+        .select_related("department", "position")
+        .order_by("department__path", "name", "pk")[: MAX_PEOPLE + 1]
+    )
+    truncated = len(people) > MAX_PEOPLE
+    people = people[:MAX_PEOPLE]
+    record(
+        "metrics.department_profile.viewed",
+        actor=user,
+        obj=department,
+        organisation_id=department.organisation_id,
+        data={"people": len(people)},
+    )
+    gaps = gaps_for_employees(people, as_of=as_of or timezone.localdate())
+    return DepartmentProfile(
+        department=department,
+        people=people,
+        gaps=gaps,
+        kpis=_summaries(gaps.values()),
+        truncated=truncated,
+    )
+
+
+def _summaries(all_gaps: Any) -> list[KpiSummary]:
+    totals: dict[str, dict[str, Any]] = {}
+    for employee_gaps in all_gaps:
+        for gap in employee_gaps.kpis:
+            entry = totals.setdefault(
+                gap.kpi.code,
+                {"name": _name(gap), "people": 0, "sum": 0.0, "n": 0, "flagged": 0},
+            )
+            entry["people"] += 1
+            entry["flagged"] += bool(gap.flags)
+            if gap.completion is not None:
+                entry["sum"] += gap.completion
+                entry["n"] += 1
+    return [
+        KpiSummary(
+            code=code,
+            name=entry["name"],
+            people=entry["people"],
+            average_completion=round(entry["sum"] / entry["n"], 1) if entry["n"] else None,
+            flagged=entry["flagged"],
+        )
+        for code, entry in sorted(totals.items())
+    ]
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
