@@ -29,6 +29,10 @@ PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "miantan_bench"
 PERSONAS = {"hr": "h.hr", "head": "h.head.cardiology"}
 SEARCH = "王"
+HEAT_MAP_PEOPLE = 300
+TOPICS = ("quarterly_review", "career", "project_recognition", "improvement", "promotion")
+# 40 months of KPI values: about 10,000,000 at 100,000 employees (DESIGN.md "Budgets").
+KPI_MONTHS = 40
 PAGE_SIZE = 25
 WARM_UP = 10
 QUERY_SAMPLES = 3
@@ -142,11 +146,13 @@ def measure(database: str, size: int, requests: int) -> list[Result]:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    call_command("seed_demo", employees=size, verbosity=0)
+    call_command("seed_demo", employees=size, kpi_months=KPI_MONTHS, verbosity=0)
     add("seed_demo.seconds", time.perf_counter() - started, "s")
+    from miantan.metrics.models import KpiValue
     from miantan.people.models import Employee
 
     add("seed_demo.employees", Employee.objects.count(), "employees")
+    add("seed_demo.kpi_values", KpiValue.objects.count(), "values")
     # Other work on the machine skews the figures; the load average says how much there was.
     add("machine.load_average", os.getloadavg()[0], "processes")
     print(f"[{database} {dataset}] seeded in {results[0]['value']} s", flush=True)
@@ -184,7 +190,14 @@ def _endpoints(username: str, requests: int) -> dict[str, Callable[[int], str]]:
     from django.contrib.auth import get_user_model
     from django.core.paginator import Paginator
 
-    from miantan.people.queries import PeopleFilter, employees_visible_to, search_people
+    from miantan.metrics.profiles import can_see_department_profile
+    from miantan.people.queries import (
+        PeopleFilter,
+        departments_visible_to,
+        employees_visible_to,
+        headcount_by_department,
+        search_people,
+    )
 
     viewer = get_user_model().objects.get(username=username)
     people = search_people(viewer, PeopleFilter())
@@ -196,6 +209,15 @@ def _endpoints(username: str, requests: int) -> dict[str, Callable[[int], str]]:
         if len(visible) >= requests
         else rng.choices(visible, k=requests)
     )
+    # The department profile (heat map) of the visible department whose team is nearest 300.
+    counted = headcount_by_department(viewer, include_subtree=True)
+    headcounts = {
+        d.pk: counted.get(d.pk, 0)
+        for d in departments_visible_to(viewer)
+        if can_see_department_profile(viewer, d)
+    }
+    team = min(headcounts, key=lambda d: (abs(headcounts[d] - HEAT_MAP_PEOPLE), d))
+    print(f"  {username}: department profile of department {team} ({headcounts[team]} people)")
     return {
         "people_list": lambda n: "/people/",
         "people_list_deep": lambda n: f"/people/?page={deep_page}",
@@ -203,6 +225,9 @@ def _endpoints(username: str, requests: int) -> dict[str, Callable[[int], str]]:
         "person_page": lambda n: f"/people/{ids[n % len(ids)]}/",
         "api_people_list": lambda n: "/api/v1/people",
         "api_person": lambda n: f"/api/v1/people/{ids[n % len(ids)]}",
+        "profile_page": lambda n: f"/people/{ids[n % len(ids)]}/profile/",
+        "api_brief": lambda n: f"/api/v1/people/{ids[n % len(ids)]}/brief?topic={TOPICS[n % 5]}",
+        "department_profile": lambda n: f"/departments/{team}/profile/",
     }
 
 
@@ -300,7 +325,8 @@ def _print_budgets(results: list[Result]) -> None:
             continue
         if not r["name"].endswith(".p95"):
             continue
-        if "person" in r["name"].split(".")[0]:
+        endpoint = r["name"].split(".")[0]
+        if "person" in endpoint or endpoint in ("profile_page", "api_brief"):
             budget = PERSON_P95_MS
         elif "list" in r["name"] or "search" in r["name"]:
             budget = LIST_P95_MS

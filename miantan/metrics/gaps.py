@@ -39,12 +39,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, FloatField, Q, Subquery, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -197,7 +198,7 @@ class KpiGap:
     def lower_is_better(self) -> bool:
         return self.kpi.direction == Direction.LOWER
 
-    @property
+    @cached_property
     def latest(self) -> Point | None:
         """The most recent period with an actual."""
         return next((p for p in reversed(self.points) if p.actual is not None), None)
@@ -341,7 +342,14 @@ def gaps_for_employees(
     as_of = as_of or timezone.localdate()
     org_ids = {e.organisation_id for e in employees}
     assignments = assignments_of(org_ids)
-    chosen = {e.pk: winning_assignments(e, assignments) for e in employees}
+    # Who wins depends on the department and the position only: worked out once per pair.
+    by_team: dict[tuple[int, int | None], dict[int, KpiAssignment]] = {}
+    chosen = {}
+    for e in employees:
+        team = (e.department_id, e.position_id)
+        if team not in by_team:
+            by_team[team] = winning_assignments(e, assignments)
+        chosen[e.pk] = by_team[team]
     kinds = {a.period_kind for per in chosen.values() for a in per.values()}
     windows = _windows(org_ids, kinds, periods, as_of)
     kpi_ids = {kpi_id for per in chosen.values() for kpi_id in per}
@@ -420,7 +428,7 @@ def _windows(
     return {key: list(reversed(window)) for key, window in windows.items()}
 
 
-_Values = dict[tuple[int, int, int], tuple[Decimal, Decimal | None]]
+_Values = dict[tuple[int, int, int], tuple[float, float | None]]
 
 
 def _values(employee_ids: list[int], kpi_ids: set[int], period_ids: set[int]) -> _Values:
@@ -428,7 +436,13 @@ def _values(employee_ids: list[int], kpi_ids: set[int], period_ids: set[int]) ->
         return {}
     rows = KpiValue.objects.filter(
         employee_id__in=employee_ids, kpi_id__in=kpi_ids, period_id__in=period_ids
-    ).values_list("employee_id", "kpi_id", "period_id", "value", "target")
+    ).values_list(
+        "employee_id",
+        "kpi_id",
+        "period_id",
+        Cast("value", FloatField()),
+        Cast("target", FloatField()),
+    )
     return {(e, k, p): (value, target) for e, k, p, value, target in rows}
 
 
@@ -444,18 +458,20 @@ def team_totals(
         return {}
     departments = {d for d, _p in teams}
     positions = {p for _d, p in teams if p is not None}
-    same_position = Q(employee__position_id__in=positions)
+    same_position = Q(position_id__in=positions)
     if any(p is None for _d, p in teams):
-        same_position |= Q(employee__position__isnull=True)
+        same_position |= Q(position__isnull=True)
+    # Driven from the teams' members, so the unique (employee, KPI, period) index finds their
+    # values: the cost follows the size of the teams, not of the table.
+    members = Employee.objects.filter(same_position, department_id__in=departments).values("pk")
     rows = (
         KpiValue.objects.filter(
-            same_position,
-            employee__department_id__in=departments,
+            employee_id__in=Subquery(members),
             kpi_id__in=kpi_ids,
             period_id__in=period_ids,
         )
         .values("employee__department_id", "employee__position_id", "kpi_id", "period_id")
-        .annotate(total=Sum("value"), size=Count("pk"))
+        .annotate(total=Sum(Cast("value", FloatField())), size=Count("pk"))
         .order_by()
     )
     return {

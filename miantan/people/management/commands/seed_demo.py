@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from miantan.metrics.demo import seed_metrics
+from miantan.metrics.demo import fill_generated, seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
 from miantan.people.models import Department, Employee, Organisation
@@ -25,6 +25,14 @@ class Command(BaseCommand):
             default=0,
             metavar="N",
             help=f"grow the hospital to about N employees in all (at most {MAX_EMPLOYEES:,})",
+        )
+        parser.add_argument(
+            "--kpi-months",
+            type=int,
+            default=12,
+            metavar="M",
+            help="months of KPI values for the generated staff (default 12; 40 gives about "
+            "10,000,000 values at 100,000 employees)",
         )
         parser.add_argument(
             "--if-empty",
@@ -49,10 +57,11 @@ class Command(BaseCommand):
             raise CommandError("The database already holds organisations; seed_demo needs none.")
         started = time.perf_counter()
         hospital, factory = seed_demo(password=options["password"])
-        if not employees:
-            for organisation in (hospital, factory):
-                seed_metrics(organisation)
+        for organisation in (hospital, factory):
+            seed_metrics(organisation)
+        last_demo_id = Employee.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         generated = grow_to(hospital, employees) if employees else 0
+        values = fill_generated(hospital, after_id=last_demo_id, months=options["kpi_months"])
         seconds = time.perf_counter() - started
         if options["verbosity"] == 0:
             return
@@ -60,6 +69,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo data loaded: {Employee.objects.count():,} employees "
                 f"({generated:,} generated, not audited) in {Department.objects.count():,} "
-                f"departments, {seconds:.1f} s. `manage.py demo_logins` lists the logins."
+                f"departments, {values:,} KPI values for generated staff, {seconds:.1f} s. "
+                "`manage.py demo_logins` lists the logins."
             )
         )
