@@ -57,6 +57,7 @@ def main() -> None:
         "--skip-metrics", action="store_true", help="skip the KPI value import benchmark"
     )
     parser.add_argument("--metrics-rows", default="1000000,5000000", help="rows per KPI value file")
+    parser.add_argument("--skip-slots", action="store_true", help="skip the slot search benchmark")
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
     if args.worker:
@@ -75,6 +76,8 @@ def main() -> None:
     _print_budgets(results)
     if not args.skip_metrics:
         results.extend(_metrics_import(args.databases, args.metrics_rows))
+    if not args.skip_slots:
+        results.extend(_slot_search(args.databases))
     Path(args.output).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     print(f"\nWrote {len(results)} figures to {args.output}")
 
@@ -89,6 +92,15 @@ def _metrics_import(databases: str, rows: str) -> list[Result]:
         print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping the KPI import benchmark.")
     sizes = tuple(int(size) for size in _split(rows))
     return metrics_import.run(postgresql=postgresql, sqlite="sqlite" in chosen, rows=sizes)
+
+
+def _slot_search(databases: str) -> list[Result]:
+    """The two-person slot search (bench/slot_search.py), last."""
+    import slot_search
+
+    chosen = set(_split(databases))
+    postgresql = "postgresql" in chosen and _postgres_reachable()
+    return slot_search.run(postgresql=postgresql, sqlite="sqlite" in chosen)
 
 
 def _split(text: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from miantan.metrics.models import MetricsImport
+from miantan.metrics.models import EvidenceEntry, Kpi, KpiAssignment, MetricsImport
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
 from tests.factories import api_token_for
 from tests.personas import (
@@ -46,9 +47,13 @@ class Row:
     @property
     def id(self) -> str:
         """ASCII, so that pytest shows it as it is."""
-        target = {"—": "", "王": "wang", "赵": "zhao", "心内科": "cardiology"}.get(
-            self.target, self.target
-        )
+        target = {
+            "—": "",
+            "王": "wang",
+            "赵": "zhao",
+            "心内科": "cardiology",
+            "entry on 王": "entry-on-wang",
+        }.get(self.target, self.target)
         return f"{self.url_name} {self.method} {target}".strip()
 
 
@@ -132,6 +137,8 @@ class World:
     foreign_import: OrgImport
     own_metrics_import: MetricsImport
     foreign_metrics_import: MetricsImport
+    entry_on_wang: EvidenceEntry
+    foreign_entry: EvidenceEntry
 
     def argument(self, parameter: str, target: str, viewer: Employee | None) -> int:
         chosen = {
@@ -141,6 +148,7 @@ class World:
             "import_id": self._import,
             "metrics_import_id": self._metrics_import,
             "department_id": self._department,
+            "entry_id": self._entry,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int) else chosen.pk
 
@@ -151,9 +159,12 @@ class World:
             "赵": self.hospital.zhao,
             "foreign": self.other.employee,
             "unknown": UNKNOWN_ID,
+            "entry on 王": self.hospital.nurse_wang,
         }[target]
 
     def _assignment(self, target: str, viewer: Employee | None) -> Any:
+        if target in ("KPI assignment", "foreign KPI assignment", "unknown"):
+            return self._kpi_assignment(target, viewer)
         holder = {
             "head role": self.hospital.head,
             "admin role": self.hospital.admin,
@@ -165,11 +176,30 @@ class World:
         owner = viewer if target == "own" and viewer is not None else self.hospital.zhao
         return api_token_for(owner)[0]
 
+    def _kpi_assignment(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand, inside the test's savepoint: 门诊量 for 心内科, or one of 星河科技."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target == "foreign KPI assignment"
+        organisation = self.other.organisation if foreign else self.hospital.organisation
+        kpi, _created = Kpi.objects.get_or_create(
+            organisation=organisation, code="outpatient_visits", defaults={"name": "门诊量"}
+        )
+        return KpiAssignment.objects.create(
+            organisation=organisation,
+            kpi=kpi,
+            department=self.other.department if foreign else self.hospital.cardiology,
+            target=400,
+        )
+
     def _import(self, target: str, viewer: Employee | None) -> Any:
         return {"own": self.own_import, "foreign": self.foreign_import}[target]
 
     def _metrics_import(self, target: str, viewer: Employee | None) -> Any:
         return {"own": self.own_metrics_import, "foreign": self.foreign_metrics_import}[target]
+
+    def _entry(self, target: str, viewer: Employee | None) -> Any:
+        return {"entry on 王": self.entry_on_wang, "foreign": self.foreign_entry}[target]
 
     def _department(self, target: str, viewer: Employee | None) -> Any:
         return {
@@ -189,6 +219,17 @@ def finished_import(organisation: Any, uploaded_by: Any) -> OrgImport:
         total_rows=1,
         processed_rows=1,
         report={"errors": [], "changes": [], "summary": {}},
+    )
+
+
+def evidence_entry(employee: Employee, author: Employee | None) -> EvidenceEntry:
+    return EvidenceEntry.objects.create(
+        organisation_id=employee.organisation_id,
+        employee=employee,
+        author=author,
+        kind="negative",
+        happened_on=date(2026, 1, 5),
+        text="交班记录不完整",
     )
 
 
@@ -218,6 +259,8 @@ def shared_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[Worl
                 hospital.organisation, hospital.hr_partner.user
             ),
             foreign_metrics_import=finished_metrics_import(other.organisation, other.employee.user),
+            entry_on_wang=evidence_entry(hospital.nurse_wang, hospital.head_nurse),
+            foreign_entry=evidence_entry(other.employee, None),
         )
         transaction.set_rollback(True)
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "miantan.audit",
     "miantan.people",
     "miantan.metrics",
+    "miantan.scheduling",
     "miantan.accounts",
     "miantan.web",
     "miantan.api",

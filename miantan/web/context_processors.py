@@ -30,6 +30,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         if can_import_org.test(user):
             items.append(("org_import", _("Import organisation"), reverse("web:org_import")))
             items.append(("metrics_import", _("Import KPI values"), reverse("web:metrics_import")))
+            items.append(("kpi_catalogue", _("KPI catalogue"), reverse("web:kpi_catalogue")))
         items.append(("roles", _("Roles"), reverse("web:roles")))
     current = request.resolver_match.url_name if request.resolver_match else ""
     return {

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import hr_import, hr_metrics_import, hr_roles, me, people, profile
+from .views import brief, hr_import, hr_kpis, hr_metrics_import, hr_roles, me, people, profile
 
 app_name = "web"
 urlpatterns = [
@@ -11,6 +11,13 @@ urlpatterns = [
     path("people/", people.people, name="people"),
     path("people/<int:employee_id>/", people.person, name="person"),
     path("people/<int:employee_id>/profile/", profile.profile, name="profile"),
+    path("people/<int:employee_id>/brief/", brief.brief, name="brief"),
+    path("people/<int:employee_id>/evidence/", profile.evidence_create, name="evidence_create"),
+    path(
+        "people/<int:employee_id>/evidence/<int:entry_id>/remove/",
+        profile.evidence_remove,
+        name="evidence_remove",
+    ),
     path("departments/", people.departments, name="departments"),
     path(
         "departments/<int:department_id>/profile/",
@@ -42,5 +49,18 @@ urlpatterns = [
         "hr/metrics/import/<int:metrics_import_id>/problems.csv",
         hr_metrics_import.metrics_import_report,
         name="metrics_import_report",
+    ),
+    path("hr/kpis/", hr_kpis.kpi_catalogue, name="kpi_catalogue"),
+    path("hr/kpis/packs/", hr_kpis.kpi_pack_load, name="kpi_pack_load"),
+    path("hr/kpis/assignments/", hr_kpis.kpi_assignment_create, name="kpi_assignment_create"),
+    path(
+        "hr/kpis/assignments/<int:assignment_id>/",
+        hr_kpis.kpi_assignment_update,
+        name="kpi_assignment_update",
+    ),
+    path(
+        "hr/kpis/assignments/<int:assignment_id>/remove/",
+        hr_kpis.kpi_assignment_remove,
+        name="kpi_assignment_remove",
     ),
 ]

@@ -9,14 +9,15 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
+from ninja.pagination import PageNumberPagination, paginate
 
-from miantan.metrics.catalogue import kpis_visible_to
+from miantan.metrics.catalogue import assignments_visible_to, kpis_visible_to
 from miantan.metrics.importing import import_values
 from miantan.people.models import Organisation
 from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
 
-from .schemas import ErrorOut
+from .schemas import DepartmentRef, ErrorOut, PositionRef
 
 router = Router(tags=["metrics"])
 
@@ -34,6 +35,23 @@ class KpiOut(Schema):
     aggregation: str
     decimals: int
     pack: str
+
+
+class KpiRef(Schema):
+    id: int
+    code: str
+    name: str
+    name_en: str
+
+
+class KpiAssignmentOut(Schema):
+    id: int
+    kpi: KpiRef
+    department: DepartmentRef | None
+    position: PositionRef | None
+    period_kind: str
+    weight: Decimal
+    target: Decimal
 
 
 class ValueIn(Schema):
@@ -72,6 +90,14 @@ class PushOut(Schema):
 @router.get("/kpis", response=list[KpiOut])
 def list_kpis(request: HttpRequest) -> object:
     return kpis_visible_to(request.user)
+
+
+@router.get("/kpis/assignments", response=list[KpiAssignmentOut])
+@paginate(PageNumberPagination, page_size=200)
+def list_kpi_assignments(request: HttpRequest) -> object:
+    """Which KPI applies to which department and position, with weight and target per period
+    kind. The organisation's own, for every employee, like the catalogue."""
+    return assignments_visible_to(request.user)
 
 
 @router.post(

@@ -1,17 +1,30 @@
-"""Gap analysis and talk briefs over the API: the same scoping and audit as the profile page."""
+"""Gap analysis, talk briefs and the evidence log over the API: the same scoping and audit as
+the profile page."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import PageNumberPagination, paginate
+from pydantic import ValidationError
 
 from miantan.metrics.brief import Brief, brief_for
+from miantan.metrics.catalogue import kpis_visible_to
 from miantan.metrics.enums import BriefTopic
+from miantan.metrics.evidence import (
+    InvalidEvidence,
+    ensure_may_record,
+    evidence_of,
+    record_evidence,
+)
 from miantan.metrics.gaps import DEFAULT_PERIODS, Flag, KpiGap, gaps_for
+from miantan.metrics.models import EvidenceEntry
 from miantan.people.queries import access_employee
 
 from .schemas import ErrorOut, PersonRef
@@ -271,3 +284,120 @@ def _brief(brief: Brief) -> dict[str, Any]:
         ],
         "open_action_items": brief.open_action_items,
     }
+
+
+# --- the evidence log -------------------------------------------------------------------------
+
+
+class EvidenceEntryOut(Schema):
+    id: int
+    kind: str
+    kind_label: str
+    happened_on: date
+    text: str
+    kpi: str
+    author: PersonRef | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_kind_label(entry: EvidenceEntry) -> str:
+        return str(entry.get_kind_display())
+
+    @staticmethod
+    def resolve_kpi(entry: EvidenceEntry) -> str:
+        return entry.kpi.code if entry.kpi else ""
+
+
+class EvidenceIn(Schema):
+    kind: str = Field(description="positive or negative")
+    happened_on: date
+    text: str = Field(description="1 to 2,000 characters")
+    kpi: str = Field("", description="code of a KPI of the organisation, optional")
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class EvidenceErrorOut(Schema):
+    detail: str
+    code: str
+    errors: list[FieldErrorOut]
+
+
+@router.get("/people/{employee_id}/evidence", response=list[EvidenceEntryOut])
+@paginate(PageNumberPagination, page_size=50)
+def list_evidence(request: HttpRequest, employee_id: int) -> object:
+    """The person's evidence log, newest first: whoever may open the person may read it.
+    Audited as `metrics.evidence.viewed`; 404 for anyone else."""
+    employee = access_employee(request.user, employee_id, action="metrics.evidence.viewed")
+    return evidence_of(employee)
+
+
+@router.post(
+    "/people/{employee_id}/evidence",
+    response={201: EvidenceEntryOut, 400: EvidenceErrorOut, 403: ErrorOut, 404: ErrorOut},
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": EvidenceIn.model_json_schema()}},
+            "required": True,
+        }
+    },
+)
+def record_evidence_entry(request: HttpRequest, employee_id: int) -> object:
+    """Record a positive or negative event in the person's log. For managers along the reporting
+    line, department heads and HR of the person's department, and administrators; never about
+    oneself (403). Audited as `metrics.evidence.recorded`."""
+    employee = access_employee(request.user, employee_id)
+    try:
+        ensure_may_record(request.user, employee)
+    except PermissionDenied:
+        return Status(403, {"detail": _("You may not record evidence about this person.")})
+    # Access first, then the body: nobody learns from a validation error who exists.
+    try:
+        data = EvidenceIn.model_validate_json(request.body or b"{}")
+    except ValidationError as error:
+        return _invalid({_field(e["loc"]): _schema_message(e) for e in error.errors()})
+    kpi = None
+    if data.kpi:
+        kpi = kpis_visible_to(request.user).filter(code=data.kpi).first()
+        if kpi is None:
+            return _invalid({"kpi": _("There is no KPI with this code.")})
+    try:
+        entry = record_evidence(
+            request.user,
+            employee,
+            kind=data.kind,
+            happened_on=data.happened_on,
+            text=data.text,
+            kpi=kpi,
+        )
+    except InvalidEvidence as error:
+        return _invalid(error.errors)
+    return Status(201, entry)
+
+
+def _invalid(errors: dict[str, Any]) -> Status:
+    return Status(
+        400,
+        {
+            "detail": _("The entry was not recorded: check the fields."),
+            "code": "invalid",
+            "errors": [{"field": f, "message": str(m)} for f, m in errors.items()],
+        },
+    )
+
+
+def _field(loc: Any) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _schema_message(error: Any) -> str:
+    if error["type"] == "missing":
+        return _("This field is required.")
+    if error["loc"] and error["loc"][0] == "happened_on":
+        return _("Enter a date as YYYY-MM-DD.")
+    if error["type"] == "json_invalid":
+        return _("The body is not valid JSON.")
+    return str(error["msg"])
