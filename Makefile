@@ -56,7 +56,8 @@ run: seed
 	@$(PY) manage.py demo_logins
 	@echo "Miantan is starting on http://127.0.0.1:$(PORT)  (Ctrl-C stops the server and the worker)"
 	@$(PY) manage.py db_worker --interval 1 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py deliver_notifications --loop --interval 5 & notifier=$$!; \
+	trap 'kill $$worker $$notifier 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --log-level warning
 
 # --- quality ----------------------------------------------------------------------------------

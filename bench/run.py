@@ -58,6 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--metrics-rows", default="1000000,5000000", help="rows per KPI value file")
     parser.add_argument("--skip-slots", action="store_true", help="skip the slot search benchmark")
+    parser.add_argument("--skip-cycles", action="store_true", help="skip the cycle benchmark")
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
     if args.worker:
@@ -74,12 +75,23 @@ def main() -> None:
             results.extend(_run_worker(database, size, args.requests))
     _print_table(results)
     _print_budgets(results)
+    output = Path(args.output)
+    # Written after every part, so that a later part that fails keeps the earlier figures.
+    _write(output, results)
     if not args.skip_metrics:
         results.extend(_metrics_import(args.databases, args.metrics_rows))
+        _write(output, results)
     if not args.skip_slots:
         results.extend(_slot_search(args.databases))
-    Path(args.output).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        _write(output, results)
+    if not args.skip_cycles:
+        results.extend(_cycle_scheduling(args.databases))
+        _write(output, results)
     print(f"\nWrote {len(results)} figures to {args.output}")
+
+
+def _write(output: Path, results: list[Result]) -> None:
+    output.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
 
 
 def _metrics_import(databases: str, rows: str) -> list[Result]:
@@ -101,6 +113,15 @@ def _slot_search(databases: str) -> list[Result]:
     chosen = set(_split(databases))
     postgresql = "postgresql" in chosen and _postgres_reachable()
     return slot_search.run(postgresql=postgresql, sqlite="sqlite" in chosen)
+
+
+def _cycle_scheduling(databases: str) -> list[Result]:
+    """Launching a review cycle of 2,000 pairs (bench/cycle_scheduling.py), after the slots."""
+    import cycle_scheduling
+
+    chosen = set(_split(databases))
+    postgresql = "postgresql" in chosen and _postgres_reachable()
+    return cycle_scheduling.run(postgresql=postgresql, sqlite="sqlite" in chosen)
 
 
 def _split(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,14 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from miantan.interviews.enums import TalkState
+from miantan.interviews.models import Proposal, ReviewCycle, Talk
 from miantan.metrics.models import EvidenceEntry, Kpi, KpiAssignment, MetricsImport
+from miantan.notifications.models import Notification
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
-from tests.factories import api_token_for
+from tests.factories import EmployeeFactory, api_token_for
 from tests.personas import (
     Hospital,
     OtherOrganisation,
@@ -53,6 +57,8 @@ class Row:
             "赵": "zhao",
             "心内科": "cardiology",
             "entry on 王": "entry-on-wang",
+            "talk of 王": "talk-of-wang",
+            "booked talk of 王": "booked-talk-of-wang",
         }.get(self.target, self.target)
         return f"{self.url_name} {self.method} {target}".strip()
 
@@ -140,7 +146,7 @@ class World:
     entry_on_wang: EvidenceEntry
     foreign_entry: EvidenceEntry
 
-    def argument(self, parameter: str, target: str, viewer: Employee | None) -> int:
+    def argument(self, parameter: str, target: str, viewer: Employee | None) -> int | str:
         chosen = {
             "employee_id": self._employee,
             "assignment_id": self._assignment,
@@ -149,8 +155,12 @@ class World:
             "metrics_import_id": self._metrics_import,
             "department_id": self._department,
             "entry_id": self._entry,
+            "talk_id": self._talk,
+            "notification_id": self._notification,
+            "token": self._feed_token,
+            "cycle_id": self._cycle,
         }[parameter](target, viewer)
-        return chosen if isinstance(chosen, int) else chosen.pk
+        return chosen if isinstance(chosen, int | str) else chosen.pk
 
     def _employee(self, target: str, viewer: Employee | None) -> Any:
         return {
@@ -192,6 +202,59 @@ class World:
             target=400,
         )
 
+    def _talk(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand, inside the test's savepoint: 王芳 asked 周敏 and proposed a time."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        if target == "booked talk of 王":
+            talk = talk_between(self.hospital.nurse_wang, self.hospital.head_nurse)
+            start = timezone.now() + timedelta(days=3)
+            Talk.objects.filter(pk=talk.pk).update(
+                state=TalkState.SCHEDULED,
+                scheduled_start=start,
+                scheduled_end=start + timedelta(minutes=45),
+                awaiting=None,
+            )
+            return talk
+        if target == "foreign talk":
+            colleague = EmployeeFactory(
+                organisation=self.other.organisation, department=self.other.department
+            )
+            return talk_between(self.other.employee, colleague)
+        return talk_between(self.hospital.nurse_wang, self.hospital.head_nurse)
+
+    def _notification(self, target: str, viewer: Employee | None) -> Any:
+        """An inbox message of the viewer ("own") or of 赵强 ("other")."""
+        recipient = viewer if target == "own" and viewer is not None else self.hospital.zhao
+        return Notification.objects.create(
+            organisation_id=recipient.organisation_id,
+            recipient=recipient,
+            kind="talk.requested",
+            channel="inbox",
+            key=f"permission-table:{recipient.pk}",
+            due_at=timezone.now(),
+            sent_at=timezone.now(),
+            subject="面谈申请",
+        )
+
+    def _cycle(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand: a draft review cycle of the hospital (or of 星河科技) next month."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target == "foreign cycle"
+        first = timezone.localdate() + timedelta(days=7)
+        cycle = ReviewCycle.objects.create(
+            organisation=self.other.organisation if foreign else self.hospital.organisation,
+            name="2027 Q1",
+            window_start=first,
+            window_end=first + timedelta(days=13),
+        )
+        cycle.departments.set([self.other.department if foreign else self.hospital.root])
+        return cycle
+
+    def _feed_token(self, target: str, viewer: Employee | None) -> str:
+        return "cal_unknown-token"
+
     def _import(self, target: str, viewer: Employee | None) -> Any:
         return {"own": self.own_import, "foreign": self.foreign_import}[target]
 
@@ -231,6 +294,24 @@ def evidence_entry(employee: Employee, author: Employee | None) -> EvidenceEntry
         happened_on=date(2026, 1, 5),
         text="交班记录不完整",
     )
+
+
+def talk_between(employee: Employee, counterpart: Employee) -> Talk:
+    start = timezone.now() + timedelta(days=2)
+    talk = Talk.objects.create(
+        organisation_id=employee.organisation_id,
+        employee=employee,
+        counterpart=counterpart,
+        requested_by=employee,
+        topic="quarterly_review",
+        state=TalkState.NEGOTIATING,
+        awaiting=counterpart,
+        expires_at=start,
+    )
+    Proposal.objects.create(
+        talk=talk, proposed_by=employee, start=start, end=start + timedelta(minutes=45)
+    )
+    return talk
 
 
 def finished_metrics_import(organisation: Any, uploaded_by: Any) -> MetricsImport:
@@ -331,7 +412,7 @@ def test_permission_table_names_only_urls_that_exist() -> None:
 def test_permission_table_has_one_answer_per_role() -> None:
     for row in ROWS:
         assert len(row.expected) == len(ROLES), row.id
-        assert row.method in {"GET", "POST"}, row.id
+        assert row.method in {"GET", "POST", "PUT"}, row.id
 
 
 ADMIN_INTERNAL = sorted(

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "miantan.people",
     "miantan.metrics",
     "miantan.scheduling",
+    "miantan.interviews",
+    "miantan.notifications",
     "miantan.accounts",
     "miantan.web",
     "miantan.api",
@@ -79,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "miantan.web.context_processors.navigation",
+                "miantan.web.context_processors.talks_waiting",
             ],
         },
     },
@@ -196,3 +199,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("MIANTAN_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Notifications and calendars ------------------------------------------------------------
+# Hours an open talk waits for an answer before the person it waits for is reminded (A5).
+MIANTAN_REQUEST_SLA_HOURS = int(os.environ.get("MIANTAN_REQUEST_SLA_HOURS", 48))
+# Hours an open talk waits for an answer before it expires (A3); a proposed time that passes
+# expires it too.
+MIANTAN_REQUEST_EXPIRY_HOURS = int(os.environ.get("MIANTAN_REQUEST_EXPIRY_HOURS", 168))
+# Hours before a booked talk that both sides are reminded to prepare (A8).
+MIANTAN_PREPARATION_HOURS = int(os.environ.get("MIANTAN_PREPARATION_HOURS", 24))
+# Where people open Miantan: the links in mails and calendar entries are built on it.
+MIANTAN_BASE_URL = os.environ.get("MIANTAN_BASE_URL", "http://127.0.0.1:8000").rstrip("/")

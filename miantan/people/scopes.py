@@ -127,3 +127,8 @@ def _outermost(paths: list[str]) -> tuple[str, ...]:
         if not any(path.startswith(wider) for wider in kept):
             kept.append(path)
     return tuple(sorted(kept))
+
+
+def scope_for_employee(employee: Employee) -> Scope:
+    """The scope another employee would have when signed in (one query: their roles)."""
+    return _build(employee)

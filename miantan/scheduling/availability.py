@@ -6,7 +6,8 @@ For one employee and a window [start, end), availability is built from:
   its real length), on working days: the mainland calendar (holidays, adjusted working
   Saturdays) for Chinese time zones, the weekdays that have working hours elsewhere;
 - roster shifts: a shift belongs to the date it starts on and may cross midnight (夜班
-  20:00–08:00). Every shift except a day off (休) is busy while it lasts;
+  20:00–08:00). A day shift (白班) is the day's working time instead of the working hours; a
+  day off (休) has none; every other shift is busy while it lasts;
 - leave, busy blocks from calendars, and existing talks.
 
 `free` is working time minus busy time. The slot search adds the hard constraints (duty days,
@@ -31,8 +32,13 @@ from django.db.models import Q
 from miantan.people.models import Employee
 
 from . import intervals
-from .enums import DUTY_KINDS, BusyReason, DayKind, ShiftKind
-from .holidays import CHINESE_TIME_ZONES, HolidayCalendar, calendars_for_organisations
+from .enums import DUTY_KINDS, WORKING_KINDS, BusyReason, DayKind, ShiftKind
+from .holidays import (
+    CHINESE_TIME_ZONES,
+    HolidayCalendar,
+    UnknownHolidayYear,
+    calendars_for_organisations,
+)
 
 Span = tuple[datetime, datetime]
 Seconds = tuple[int, int]
@@ -44,6 +50,8 @@ DEFAULT_WORKING_HOURS: dict[int, tuple[tuple[time, time], ...]] = {
     weekday: ((time(9), time(12)), (time(13), time(18))) for weekday in range(5)
 }
 _DAY = timedelta(days=1)
+# The detail of the busy time on days of a year without holiday data.
+UNKNOWN_CALENDAR = "unknown"
 
 __all__ = [
     "DEFAULT_WORKING_HOURS",
@@ -127,6 +135,8 @@ class Availability:
     shifts: list[ShiftSpan]
     talks: list[Span]
     free: list[Span] = field(default_factory=list)
+    # Years in the window without public-holiday data: no working time on their days.
+    unknown_years: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         self.free = intervals.subtract(self.working, self.busy_spans())
@@ -194,8 +204,11 @@ def compute_availability(
     schedule: PersonSchedule, window: Span, *, calendar: HolidayCalendar | None = None
 ) -> Availability:
     """Availability of one person in [window start, window end). `calendar` is the mainland
-    calendar, used when the person's time zone is Chinese (raises UnknownHolidayYear for a
-    year it does not know); None means weekdays decide."""
+    calendar, used when the person's time zone is Chinese; None means weekdays decide.
+
+    A day of a year whose public holidays are not known yet has no working time (guessing
+    would put talks on Spring Festival); its year is listed in `unknown_years`, so that the
+    caller can say why there are no slots after the end of the known calendar."""
     zone = ZoneInfo(schedule.time_zone)
     start, end = (moment.astimezone(UTC) for moment in window)
     chinese = calendar if schedule.time_zone in CHINESE_TIME_ZONES else None
@@ -203,20 +216,41 @@ def compute_availability(
     last = (end - timedelta(microseconds=1)).astimezone(zone).date()
     working: list[Span] = []
     busy: list[BusyInterval] = []
+    unknown: set[int] = set()
+    shifts = _place_shifts(schedule.shifts, zone)
+    rostered: dict[date, list[ShiftSpan]] = defaultdict(list)
+    for shift in shifts:
+        rostered[shift.day].append(shift)
     day = first
     while day <= last:
-        hours, holiday = _hours_on(day, schedule.working_hours, chinese)
+        on_roster = rostered.get(day, [])
+        at_work = [(s.start, s.end) for s in on_roster if s.kind in WORKING_KINDS]
+        if at_work:
+            # The roster says when the person works that day, holiday or not.
+            working.extend(at_work)
+            day += _DAY
+            continue
+        if on_roster and all(s.kind == ShiftKind.OFF for s in on_roster):
+            day += _DAY
+            continue
+        try:
+            hours, holiday = _hours_on(day, schedule.working_hours, chinese)
+        except UnknownHolidayYear:
+            unknown.add(day.year)
+            begins, ends = _local(day, time(0), zone), _local(day + _DAY, time(0), zone)
+            busy.append(BusyInterval(begins, ends, BusyReason.HOLIDAY, UNKNOWN_CALENDAR))
+            day += _DAY
+            continue
         spans = [(_local(day, a, zone), _local(day, b, zone)) for a, b in hours]
         if holiday:
             busy.extend(BusyInterval(a, b, BusyReason.HOLIDAY) for a, b in spans)
         else:
             working.extend(spans)
         day += _DAY
-    shifts = _place_shifts(schedule.shifts, zone)
     busy.extend(
         BusyInterval(shift.start, shift.end, BusyReason.SHIFT, shift.code)
         for shift in shifts
-        if shift.kind != ShiftKind.OFF
+        if shift.kind != ShiftKind.OFF and shift.kind not in WORKING_KINDS
     )
     for reason, stretches in (
         (BusyReason.LEAVE, schedule.leave),
@@ -238,6 +272,7 @@ def compute_availability(
         busy=sorted(clipped, key=lambda item: (item.start, item.end)),
         shifts=shifts,
         talks=intervals.normalise(schedule.talks),
+        unknown_years=frozenset(unknown),
     )
 
 
@@ -289,7 +324,7 @@ def load_availability(
 
     Five queries whatever the number of people: working hours, roster entries with their
     shift codes, leave, busy blocks, holiday overrides (plus what the talk loaders run).
-    Raises UnknownHolidayYear when a Chinese time zone meets a year without holiday data.
+    Days of a year without holiday data have no working time (see compute_availability).
     """
     ids = [employee.pk for employee in employees]
     organisation_ids = {employee.organisation_id for employee in employees}

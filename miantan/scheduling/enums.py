@@ -6,17 +6,25 @@ from django.utils.translation import pgettext_lazy
 
 
 class ShiftKind(models.TextChoices):
-    """What a roster shift means for talks. Every kind but `off` is busy while it lasts."""
+    """What a roster shift means for talks.
+
+    A day shift (白班, 早班) is working time: on its date the shift replaces the working hours,
+    and a talk can take place during it. A day off (休) has no working time at all. Every
+    other kind is busy while it lasts: night shifts and on-call duty (duty days, with rest
+    after them), surgery days and clinic sessions (门诊)."""
 
     DAY = "day", pgettext_lazy("shift kind", "day shift")
     NIGHT = "night", pgettext_lazy("shift kind", "night shift")
     ON_CALL = "on_call", pgettext_lazy("shift kind", "on call")
     SURGERY = "surgery", pgettext_lazy("shift kind", "surgery day")
+    CLINIC = "clinic", pgettext_lazy("shift kind", "clinic or other busy duty")
     OFF = "off", pgettext_lazy("shift kind", "day off")
 
 
 # A roster day with one of these is a duty day ("not on a duty day").
 DUTY_KINDS = frozenset({ShiftKind.NIGHT, ShiftKind.ON_CALL})
+# Shifts that are time at work, free for a talk, rather than busy time.
+WORKING_KINDS = frozenset({ShiftKind.DAY})
 
 
 class LeaveKind(models.TextChoices):

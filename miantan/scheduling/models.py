@@ -218,3 +218,32 @@ class HolidayOverride(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.date} {self.kind}"
+
+
+class CalendarFeedToken(models.Model):
+    """The secret in a person's calendar subscription link (/calendar/<token>.ics). Only a
+    SHA-256 of it is stored; it is shown once. One active token per employee: a new one
+    revokes the old."""
+
+    employee = models.ForeignKey(
+        Employee, on_delete=models.CASCADE, related_name="calendar_feed_tokens"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed link")
+        verbose_name_plural = _("calendar feed links")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["employee"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="calendar_feed_one_active_per_employee",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.created_at:%Y-%m-%d}"

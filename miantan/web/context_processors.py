@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from miantan.interviews.enums import OPEN_STATES
+from miantan.interviews.models import Talk
 from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
 
@@ -31,6 +33,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             items.append(("org_import", _("Import organisation"), reverse("web:org_import")))
             items.append(("metrics_import", _("Import KPI values"), reverse("web:metrics_import")))
             items.append(("kpi_catalogue", _("KPI catalogue"), reverse("web:kpi_catalogue")))
+        items.append(("cycles", _("Review cycles"), reverse("web:cycles")))
         items.append(("roles", _("Roles"), reverse("web:roles")))
     current = request.resolver_match.url_name if request.resolver_match else ""
     return {
@@ -45,3 +48,19 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ],
         "current_employee": scope.employee,
     }
+
+
+def talks_waiting(request: HttpRequest) -> dict[str, Any]:
+    """The badge on the Talks entry: open talks waiting for the user's answer. One COUNT,
+    run only when a template reads it (pages with the navigation)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def count() -> int:
+        own = scope_for(user).employee
+        if own is None or not own.is_active:
+            return 0
+        return Talk.objects.filter(awaiting_id=own.pk, state__in=sorted(OPEN_STATES)).count()
+
+    return {"talks_waiting": count}

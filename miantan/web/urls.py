@@ -1,12 +1,45 @@
 from django.urls import path
 
-from .views import brief, hr_import, hr_kpis, hr_metrics_import, hr_roles, me, people, profile
+from .views import (
+    brief,
+    calendar,
+    hr_cycles,
+    hr_import,
+    hr_kpis,
+    hr_metrics_import,
+    hr_roles,
+    me,
+    people,
+    profile,
+    talks,
+)
 
 app_name = "web"
 urlpatterns = [
     path("", me.home, name="home"),
     path("me/", me.me, name="me"),
     path("me/access-log/", me.access_log, name="access_log"),
+    path("me/calendar/", calendar.calendar_settings, name="calendar_settings"),
+    path("me/calendar/token/", calendar.calendar_token_create, name="calendar_token_create"),
+    path("me/calendar/token/revoke/", calendar.calendar_token_revoke, name="calendar_token_revoke"),
+    path("me/calendar/busy/", calendar.calendar_busy_import, name="calendar_busy_import"),
+    path("me/notifications/", calendar.notifications, name="notifications"),
+    path(
+        "me/notifications/<int:notification_id>/read/",
+        calendar.notification_read,
+        name="notification_read",
+    ),
+    path("calendar/<str:token>.ics", calendar.calendar_feed, name="calendar_feed"),
+    path("talks/<int:talk_id>/invite.ics", calendar.talk_invite, name="talk_ics"),
+    path("talks/", talks.talks, name="talks"),
+    path("talks/new/", talks.talk_new, name="talk_new"),
+    path("talks/<int:talk_id>/", talks.talk_detail, name="talk_detail"),
+    path("talks/<int:talk_id>/propose/", talks.talk_propose, name="talk_propose"),
+    path("talks/<int:talk_id>/accept/", talks.talk_accept, name="talk_accept"),
+    path("talks/<int:talk_id>/decline/", talks.talk_decline, name="talk_decline"),
+    path("talks/<int:talk_id>/cancel/", talks.talk_cancel, name="talk_cancel"),
+    path("talks/<int:talk_id>/start/", talks.talk_start, name="talk_start"),
+    path("talks/<int:talk_id>/agenda/", talks.talk_agenda, name="talk_agenda"),
     path("team/", people.team, name="team"),
     path("people/", people.people, name="people"),
     path("people/<int:employee_id>/", people.person, name="person"),
@@ -50,6 +83,9 @@ urlpatterns = [
         hr_metrics_import.metrics_import_report,
         name="metrics_import_report",
     ),
+    path("hr/cycles/", hr_cycles.cycles, name="cycles"),
+    path("hr/cycles/<int:cycle_id>/", hr_cycles.cycle_detail, name="cycle_detail"),
+    path("hr/cycles/<int:cycle_id>/launch/", hr_cycles.cycle_launch, name="cycle_launch"),
     path("hr/kpis/", hr_kpis.kpi_catalogue, name="kpi_catalogue"),
     path("hr/kpis/packs/", hr_kpis.kpi_pack_load, name="kpi_pack_load"),
     path("hr/kpis/assignments/", hr_kpis.kpi_assignment_create, name="kpi_assignment_create"),

@@ -205,3 +205,22 @@ def test_demo_logins_says_so_when_there_are_none() -> None:
     call_command("demo_logins", stdout=out)
 
     assert "No demo logins" in out.getvalue()
+
+
+def test_seed_demo_gives_the_hospital_shifts_that_the_slot_search_works_around() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miantan.scheduling.availability import load_availability
+    from miantan.scheduling.models import RosterEntry, ShiftCode
+
+    call_command("seed_demo", verbosity=0)
+
+    doctor = _login("h.doctor.li")
+    nights = RosterEntry.objects.filter(employee=doctor, shift_code__code="夜班")
+    assert nights.count() == 14
+    assert ShiftCode.objects.filter(organisation__slug="factory", code="早班").exists()
+    start = timezone.now()
+    loaded = load_availability([doctor], start, start + timedelta(days=7))[doctor.pk]
+    assert loaded.duty_days and loaded.night_shift_ends

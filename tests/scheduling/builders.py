@@ -17,7 +17,7 @@ STANDARD_SHIFTS = {
     "夜班": ("Night", time(20), time(8), ShiftKind.NIGHT),
     "值班": ("On call", time(8), time(8), ShiftKind.ON_CALL),
     "手术日": ("Surgery", time(8), time(18), ShiftKind.SURGERY),
-    "门诊": ("Clinic", time(8), time(12), ShiftKind.DAY),
+    "门诊": ("Clinic", time(8), time(12), ShiftKind.CLINIC),
     "休": ("Off", time(0), time(0), ShiftKind.OFF),
 }
 

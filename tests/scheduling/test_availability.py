@@ -138,7 +138,8 @@ def test_load_availability_uses_a_fixed_number_of_queries(hospital: Hospital) ->
             end=at(day, 10),
             kind=LeaveKind.ANNUAL,
         )
-    assert load(many_people) == few == 5
+    # Five queries of its own and one for the booked talks (the interviews app's loader).
+    assert load(many_people) == few == 6
 
 
 def test_load_availability_reads_the_roster_of_the_day_before(hospital: Hospital) -> None:
@@ -165,3 +166,47 @@ def test_free_time_is_working_time_minus_busy_time(zone: str) -> None:
     schedule = person(zone, busy_blocks=[(start, start + timedelta(hours=1))])
     availability = compute_availability(schedule, window(day, 1, local))
     assert len(availability.free) == 2
+
+
+DAY_SHIFT = ShiftDefinition("白班", ShiftKind.DAY, time(8), time(17))
+OFF = ShiftDefinition("休", ShiftKind.OFF, time(0), time(0))
+CLINIC = ShiftDefinition("门诊", ShiftKind.CLINIC, time(8), time(12))
+
+
+def test_a_day_shift_is_the_days_working_time_and_free_for_a_talk() -> None:
+    day = date(2026, 12, 5)  # a Saturday, and the person has no working hours at all
+    shanghai = ZoneInfo("Asia/Shanghai")
+    schedule = PersonSchedule(
+        employee_id=1,
+        name="王芳",
+        time_zone="Asia/Shanghai",
+        working_hours={},
+        shifts=[(day, DAY_SHIFT)],
+    )
+
+    result = compute_availability(schedule, window(day, 1, shanghai))
+
+    assert result.free == [(at(day, 8).astimezone(UTC), at(day, 17).astimezone(UTC))]
+    assert not result.busy
+
+
+def test_a_day_off_on_the_roster_has_no_working_time_even_on_a_weekday() -> None:
+    monday = date(2026, 12, 7)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    schedule = person(shifts=[(monday, OFF)])
+
+    result = compute_availability(schedule, window(monday, 2, shanghai))
+
+    tuesday = monday + timedelta(days=1)
+    assert result.free == [(at(tuesday, 9).astimezone(UTC), at(tuesday, 17).astimezone(UTC))]
+
+
+def test_a_clinic_session_is_busy_within_the_working_hours() -> None:
+    monday = date(2026, 12, 7)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    schedule = person(shifts=[(monday, CLINIC)])
+
+    result = compute_availability(schedule, window(monday, 1, shanghai))
+
+    assert result.free == [(at(monday, 12).astimezone(UTC), at(monday, 17).astimezone(UTC))]
+    assert [(b.reason, b.detail) for b in result.busy] == [(BusyReason.SHIFT, "门诊")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 
 from miantan.scheduling.availability import load_availability
 from miantan.scheduling.enums import BusySource
@@ -91,3 +92,29 @@ def test_hospital_scenario_no_slot_within_eight_hours_after_a_night(scenario: Ho
     for slot in slots:
         assert not any(end <= slot.start < end + timedelta(hours=8) for end in night_ends)
         assert slot.start.astimezone(at(MONDAY, 0).tzinfo).date() not in NIGHTS
+
+
+def test_hospital_scenario_through_a_talk_request_gives_the_same_slots(scenario: Hospital) -> None:
+    """The doctor asks the head for a talk with the same constraints, stored on the talk."""
+    from miantan.interviews.queries import slots_for
+    from miantan.interviews.services import TalkRequest, request_talk
+
+    details = TalkRequest(
+        topic="career",
+        duration_minutes=60,
+        hard_constraints={"avoid_duty_days": True, "rest_after_night_hours": 8},
+        soft_preferences={"before": "10:00"},
+        not_before=MONDAY,
+        not_after=MONDAY + timedelta(days=13),
+    )
+    with time_machine.travel(at(date(2026, 11, 29), 20), tick=False):
+        talk = request_talk(scenario.head, requester=scenario.doctor_li.user, details=details)
+        slots = slots_for(talk, limit=5)
+
+    assert [slot.start for slot in slots] == [
+        at(date(2026, 12, 1), 8),
+        at(date(2026, 11, 30), 14),
+        at(date(2026, 12, 7), 16),
+        at(date(2026, 12, 9), 16),
+        at(date(2026, 12, 11), 16),
+    ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 
 from miantan.core.errors import DomainError
@@ -22,6 +24,7 @@ api = NinjaAPI(
 api.add_router("/", people_router)
 api.add_router("/metrics/", metrics_router)
 api.add_router("/", "miantan.api.v1.profiles.router")
+api.add_router("/", "miantan.api.v1.talks.router")
 
 
 @api.exception_handler(DomainError)
@@ -34,3 +37,10 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(request, {"detail": "Not Found"}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": str(_("You may not do this.")), "code": "forbidden"}, status=403
+    )

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils.translation import get_language
 
 from miantan.core.paging import IdPaginator
+from miantan.interviews.rules import can_request_talk_with
 from miantan.metrics.profiles import can_see_department_profile
 from miantan.people.models import Employee
 from miantan.people.queries import (
@@ -58,6 +59,7 @@ def person(request: HttpRequest, employee_id: int) -> HttpResponse:
             "employee": employee,
             "roles": roles_of(employee),
             "is_me": scope_for(request.user).employee == employee,
+            "can_request_talk": can_request_talk_with.test(request.user, employee),
         },
     )
 

@@ -7,6 +7,7 @@ from miantan.metrics.demo import fill_generated, seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
 from miantan.people.models import Department, Employee, Organisation
+from miantan.scheduling.demo import seed_scheduling
 
 
 class Command(BaseCommand):
@@ -59,6 +60,7 @@ class Command(BaseCommand):
         hospital, factory = seed_demo(password=options["password"])
         for organisation in (hospital, factory):
             seed_metrics(organisation)
+            seed_scheduling(organisation)
         last_demo_id = Employee.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         generated = grow_to(hospital, employees) if employees else 0
         values = fill_generated(hospital, after_id=last_demo_id, months=options["kpi_months"])

@@ -1,0 +1,109 @@
+"""Who may talk with whom, and who may see and act on a talk.
+
+A request goes to someone the requester has a working relation with (PRODUCT.md A1): an
+employee asks their manager, a manager further up, the head of their department or an HR
+partner for their department; managers, department heads and HR partners ask the people in
+their scope; executives ask anyone in the organisation. Both sides are active employees of one
+organisation, and nobody requests a talk with themself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rules
+
+from miantan.people.models import Employee
+from miantan.people.rules import (
+    is_admin_of,
+    is_department_head_for,
+    is_hr_for,
+    is_manager_of,
+)
+from miantan.people.scopes import scope_for
+
+from .enums import BOOKED_STATES, OPEN_STATES, Initiation
+from .models import Talk
+
+
+def _own(user: Any) -> Employee | None:
+    employee = scope_for(user).employee
+    return employee if employee is not None and employee.is_active else None
+
+
+def relation_to(requester: Employee, other: Employee, *, user: Any) -> tuple[str, bool] | None:
+    """How a request from `requester` (the signed-in `user`) to `other` is allowed, as
+    (initiation, requester is the employee the talk is about); None if it is not.
+
+    Looking down (the requester leads the talk) comes first: a department head asking one of
+    their people is the department head's talk, not an upward request."""
+    if not other.is_active or other.pk == requester.pk:
+        return None
+    if other.organisation_id != requester.organisation_id:
+        return None
+    if is_manager_of.test(user, other):
+        direct = other.manager_id == requester.pk
+        return (Initiation.MANAGER if direct else Initiation.SKIP_LEVEL), False
+    if is_department_head_for.test(user, other):
+        return Initiation.DEPARTMENT_HEAD, False
+    if is_hr_for.test(user, other):
+        return Initiation.HR, False
+    if scope_for(user).is_executive:
+        return Initiation.EXECUTIVE, False
+    # Looking up: the requester is the employee and asks for the talk.
+    if _leads(other, requester):
+        return Initiation.EMPLOYEE, True
+    return None
+
+
+def _leads(leader: Employee, employee: Employee) -> bool:
+    """The leader is a manager up the employee's line, heads or is HR for their department."""
+    if employee.manager_path.startswith(leader.manager_path) and leader.pk != employee.pk:
+        return True
+    from miantan.people.scopes import scope_for_employee
+
+    scope = scope_for_employee(leader)
+    path = employee.department.path
+    return any(path.startswith(root) for root in scope.department_paths)
+
+
+@rules.predicate
+def can_request_talk_with(user: Any, other: Employee) -> bool:
+    own = _own(user)
+    return own is not None and relation_to(own, other, user=user) is not None
+
+
+@rules.predicate
+def is_participant(user: Any, talk: Talk) -> bool:
+    own = _own(user)
+    return (
+        own is not None
+        and own.organisation_id == talk.organisation_id
+        and own.pk in talk.participant_ids
+    )
+
+
+@rules.predicate
+def is_hr_or_admin_for_talk(user: Any, talk: Talk) -> bool:
+    """HR partners with the employee in scope follow talks (cycles, SLAs); they do not act."""
+    return bool(is_hr_for.test(user, talk.employee) or is_admin_of.test(user, talk.employee))
+
+
+@rules.predicate
+def is_awaited(user: Any, talk: Talk) -> bool:
+    own = _own(user)
+    return own is not None and talk.awaiting_id == own.pk and talk.state in OPEN_STATES
+
+
+@rules.predicate
+def is_open(talk: Talk) -> bool:
+    return talk.state in OPEN_STATES
+
+
+@rules.predicate
+def is_booked(talk: Talk) -> bool:
+    return talk.state in BOOKED_STATES
+
+
+can_view_talk = is_participant | is_hr_or_admin_for_talk
+can_act_on_talk = is_participant

@@ -1,0 +1,65 @@
+"""`manage.py deliver_notifications [--loop] [--interval S]`: the due-row worker loop.
+
+Each round expires overdue talk requests (which queues their notifications) and then sends
+every notification that is due. Safe to run in several processes at once."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from miantan.notifications.services import deliver_due
+
+
+class Command(BaseCommand):
+    help = (
+        "Expire overdue talk requests and send the notifications that are due. With --loop, "
+        "repeat every --interval seconds until stopped (SIGINT or SIGTERM end the round first)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="keep running")
+        parser.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+        parser.add_argument("--limit", type=int, default=200, help="rows sent per batch")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stopping = False
+        if options["loop"]:
+            signal.signal(signal.SIGTERM, self._stop)
+            signal.signal(signal.SIGINT, self._stop)
+        while True:
+            expired, sent = run_round(limit=options["limit"])
+            if options["verbosity"] > 1 or (not options["loop"] and (expired or sent)):
+                self.stdout.write(f"expired {expired}, sent {sent}")
+            if not options["loop"] or self.stopping:
+                return
+            close_old_connections()
+            self._sleep(options["interval"])
+            if self.stopping:
+                return
+
+    def _sleep(self, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < until:
+            time.sleep(min(0.2, seconds))
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+
+def run_round(*, limit: int = 200) -> tuple[int, int]:
+    """One round: (talks expired, notifications sent). Sends batches until none is due."""
+    from miantan.interviews.services import expire_due_requests
+
+    expired = expire_due_requests()
+    sent = 0
+    while True:
+        batch = deliver_due(limit=limit)
+        sent += batch
+        if batch < limit:
+            return expired, sent
