@@ -44,6 +44,7 @@ from itertools import pairwise
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, FloatField, Q, Subquery, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -154,7 +155,7 @@ class Flag:
         return str(_FLAG_DETAIL[self.rule.kind] % shown)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     period_id: int
     label: str
@@ -434,8 +435,13 @@ _Values = dict[tuple[int, int, int], tuple[float, float | None]]
 def _values(employee_ids: list[int], kpi_ids: set[int], period_ids: set[int]) -> _Values:
     if not kpi_ids or not period_ids:
         return {}
+    # Driven from the employees' rows, as in team_totals: given a plain list of a few hundred
+    # ids PostgreSQL ANDs two bitmaps and reads the (KPI, period) index for the whole table
+    # (55 ms for 400 people at 10,000,000 values); joined, it probes the unique index per
+    # person (8 ms).
+    people = Employee.objects.filter(pk__in=employee_ids).values("pk")
     rows = KpiValue.objects.filter(
-        employee_id__in=employee_ids, kpi_id__in=kpi_ids, period_id__in=period_ids
+        employee_id__in=Subquery(people), kpi_id__in=kpi_ids, period_id__in=period_ids
     ).values_list(
         "employee_id",
         "kpi_id",
@@ -443,7 +449,12 @@ def _values(employee_ids: list[int], kpi_ids: set[int], period_ids: set[int]) ->
         Cast("value", FloatField()),
         Cast("target", FloatField()),
     )
-    return {(e, k, p): (value, target) for e, k, p, value, target in rows}
+    # Read through the cursor: the columns are plain numbers, and Django's per-row converters
+    # cost more than the query for a department's few thousand values.
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(e, k, p): (value, target) for e, k, p, value, target in cursor.fetchall()}
 
 
 TeamKey = tuple[int, int | None, int, int]  # department, position, KPI, period
@@ -496,26 +507,29 @@ def _kpi_gap(
 ) -> KpiGap:
     kpi = assignment.kpi
     lower = kpi.direction == Direction.LOWER
+    # Ids read once: this loop runs for every person, KPI and period of a department.
+    employee_id, kpi_id = employee.pk, kpi.pk
+    department_id, position_id = employee.department_id, employee.position_id
+    assigned_target = float(assignment.target)
     points = []
     for period in window:
-        value, own_target = values.get((employee.pk, kpi.pk, period.pk), (None, None))
+        period_id = period.id
+        value, own_target = values.get((employee_id, kpi_id, period_id), (None, None))
         actual = float(value) if value is not None else None
-        target = float(own_target if own_target is not None else assignment.target)
-        total, size = teams.get(
-            (employee.department_id, employee.position_id, kpi.pk, period.pk), (0.0, 0)
-        )
+        target = float(own_target) if own_target is not None else assigned_target
+        total, size = teams.get((department_id, position_id, kpi_id, period_id), (0.0, 0))
         if actual is not None:
             total, size = total - actual, size - 1
         points.append(
             Point(
-                period_id=period.pk,
-                label=period.label,
-                start=period.start,
-                actual=actual,
-                target=target,
-                completion=completion(actual, target, lower),
-                team_average=round(total / size, 4) if size > 0 else None,
-                team_size=size,
+                period_id,
+                period.label,
+                period.start,
+                actual,
+                target,
+                completion(actual, target, lower),
+                round(total / size, 4) if size > 0 else None,
+                size,
             )
         )
     position_target = (
