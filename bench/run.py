@@ -34,6 +34,8 @@ HEAT_MAP_PEOPLE = 300
 TOPICS = ("quarterly_review", "career", "project_recognition", "improvement", "promotion")
 # 40 months of KPI values: about 10,000,000 at 100,000 employees (DESIGN.md "Budgets").
 KPI_MONTHS = 40
+# Ten talks per employee: about 1,000,000 at 100,000 employees (DESIGN.md "Budgets").
+TALKS_PER_EMPLOYEE = 10
 PAGE_SIZE = 25
 WARM_UP = 10
 QUERY_SAMPLES = 3
@@ -180,13 +182,22 @@ def measure(database: str, size: int, requests: int) -> list[Result]:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    call_command("seed_demo", employees=size, kpi_months=KPI_MONTHS, verbosity=0)
+    call_command(
+        "seed_demo",
+        employees=size,
+        kpi_months=KPI_MONTHS,
+        talks_per_employee=TALKS_PER_EMPLOYEE,
+        verbosity=0,
+    )
     add("seed_demo.seconds", time.perf_counter() - started, "s")
     from miantan.metrics.models import KpiValue
     from miantan.people.models import Employee
 
     add("seed_demo.employees", Employee.objects.count(), "employees")
     add("seed_demo.kpi_values", KpiValue.objects.count(), "values")
+    from miantan.interviews.models import Talk
+
+    add("seed_demo.talks", Talk.objects.count(), "talks")
     # Other work on the machine skews the figures; the load average says how much there was.
     add("machine.load_average", os.getloadavg()[0], "processes")
     # Like the server (config/asgi.py), the long-lived objects are frozen before requests:
@@ -257,6 +268,7 @@ def _endpoints(username: str, requests: int) -> dict[str, Callable[[int], str]]:
     }
     team = min(headcounts, key=lambda d: (abs(headcounts[d] - HEAT_MAP_PEOPLE), d))
     print(f"  {username}: department profile of department {team} ({headcounts[team]} people)")
+    talk_ids = _talk_sample(viewer, requests, rng)
     return {
         "people_list": lambda n: "/people/",
         "people_list_deep": lambda n: f"/people/?page={deep_page}",
@@ -267,7 +279,22 @@ def _endpoints(username: str, requests: int) -> dict[str, Callable[[int], str]]:
         "profile_page": lambda n: f"/people/{ids[n % len(ids)]}/profile/",
         "api_brief": lambda n: f"/api/v1/people/{ids[n % len(ids)]}/brief?topic={TOPICS[n % 5]}",
         "department_profile": lambda n: f"/departments/{team}/profile/",
+        "talks_list": lambda n: "/talks/",
+        "talk_page": lambda n: f"/talks/{talk_ids[n % len(talk_ids)]}/",
+        "api_talks_list": lambda n: "/api/v1/talks",
+        "api_talk": lambda n: f"/api/v1/talks/{talk_ids[n % len(talk_ids)]}",
     }
+
+
+def _talk_sample(viewer: Any, requests: int, rng: random.Random) -> list[int]:
+    """Talks the viewer may open: all of the hospital's for HR, their own for the head."""
+    from miantan.interviews.queries import talks_visible_to
+
+    visible = list(talks_visible_to(viewer).order_by("pk").values_list("pk", flat=True))
+    print(f"  {viewer.username}: {len(visible):,} talks visible")
+    if len(visible) >= requests:
+        return rng.sample(visible, requests)
+    return rng.choices(visible, k=requests)
 
 
 def _time_requests(
@@ -344,7 +371,7 @@ def _print_table(results: list[Result]) -> None:
 
 def _print_budgets(results: list[Result]) -> None:
     """DESIGN.md budgets: constant queries per request; on PostgreSQL at 100,000 employees the
-    person page p95 <= 50 ms, lists <= 100 ms, everything <= 150 ms."""
+    person and talk pages p95 <= 50 ms, lists <= 100 ms, everything <= 150 ms."""
     print("\nBudgets")
     queries: dict[tuple[str, str], dict[str, float]] = {}
     for r in results:
@@ -365,7 +392,12 @@ def _print_budgets(results: list[Result]) -> None:
         if not r["name"].endswith(".p95"):
             continue
         endpoint = r["name"].split(".")[0]
-        if "person" in endpoint or endpoint in ("profile_page", "api_brief"):
+        if "person" in endpoint or endpoint in (
+            "profile_page",
+            "api_brief",
+            "talk_page",
+            "api_talk",
+        ):
             budget = PERSON_P95_MS
         elif "list" in r["name"] or "search" in r["name"]:
             budget = LIST_P95_MS

@@ -139,6 +139,10 @@ class Talk(TimeStampedModel):
             models.Index(fields=["state", "expires_at"], name="talk_state_expiry_idx"),
             models.Index(fields=["scheduled_start"], name="talk_scheduled_start_idx"),
             models.Index(fields=["cycle", "state"], name="talk_cycle_state_idx"),
+            # The organisation-wide list (HR, administrators), newest change first.
+            models.Index(
+                fields=["organisation", "-state_changed_at", "-id"], name="talk_org_changed_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -16,8 +16,7 @@ from django.utils import timezone
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
 from miantan.people.enums import EmploymentStatus, Role
-from miantan.people.models import Employee, RoleAssignment
-from miantan.people.queries import under
+from miantan.people.models import Department, Employee, RoleAssignment
 from miantan.people.scopes import scope_for
 from miantan.scheduling.availability import UNKNOWN_CALENDAR, Availability, load_availability
 from miantan.scheduling.slots import HardConstraints, RankedSlot, SoftPreferences, TimeOfDay
@@ -43,9 +42,23 @@ def talks_visible_to(user: Any) -> QuerySet[Talk]:
     if scope.is_admin:
         return talks
     visible = Q(employee_id=own.pk) | Q(counterpart_id=own.pk)
-    for path in scope.hr_paths:
-        visible |= under("employee__department__path", path)
+    if scope.hr_paths:
+        departments = _hr_department_ids(own.organisation_id, scope.hr_paths)
+        if departments is None:
+            return talks
+        # Department ids, not a path match across two joins: the talk table is the big one.
+        visible |= Q(employee__department_id__in=departments)
     return talks.filter(visible)
+
+
+def _hr_department_ids(organisation_id: int, paths: tuple[str, ...]) -> list[int] | None:
+    """Ids of the departments in the HR subtrees; None when that is all of them (one query
+    on the small department table)."""
+    rows = list(
+        Department.objects.filter(organisation_id=organisation_id).values_list("pk", "path")
+    )
+    within = [pk for pk, path in rows if path.startswith(paths)]
+    return None if len(within) == len(rows) else within
 
 
 def access_talk(user: Any, talk_id: Any, *, audit: bool = True) -> Talk:
@@ -80,6 +93,17 @@ def access_talk(user: Any, talk_id: Any, *, audit: bool = True) -> Talk:
             organisation_id=talk.organisation_id,
         )
     return talk
+
+
+def last_talks_of(employee: Employee, *, viewer: Any, limit: int = 5) -> list[Talk]:
+    """The employee's latest talks that the viewer may see (for the profile page): a manager
+    who may open the profile sees the talks they took part in, HR all of them."""
+    return list(
+        talks_visible_to(viewer)
+        .filter(employee_id=employee.pk)
+        .select_related("counterpart")
+        .order_by("-state_changed_at", "-pk")[:limit]
+    )
 
 
 def inbox_of(user: Any) -> QuerySet[Talk]:

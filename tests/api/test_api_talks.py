@@ -348,8 +348,9 @@ def test_api_talk_list_runs_a_fixed_number_of_queries(ward, client_as, count):
         response = client.get("/api/v1/talks")
 
     assert response.json()["count"] == count
-    # Session, user, scope (employee, roles, reports), count, page: whatever the talks.
-    assert len(queries) == 7, "\n".join(q["sql"][:150] for q in queries)
+    # Session, user, scope (employee, roles, reports), the HR departments, count, page:
+    # whatever the talks.
+    assert len(queries) == 8, "\n".join(q["sql"][:150] for q in queries)
 
 
 def test_api_inbox_lists_what_waits_for_my_answer(ward):

@@ -392,3 +392,16 @@ def test_an_unanswered_new_time_for_a_booked_talk_keeps_the_booked_time(ward: Ho
     talk.refresh_from_db()
     assert (talk.state, talk.scheduled_start, talk.sequence) == (TalkState.SCHEDULED, nine, 0)
     assert TalkActivity.objects.filter(talk=talk).last().event == TalkEvent.KEPT
+
+
+def test_hr_for_one_department_sees_the_talks_of_its_people_only(ward: Hospital) -> None:
+    from tests.factories import EmployeeFactory, RoleAssignmentFactory
+
+    nursing_hr = EmployeeFactory(department=ward.hr_department)
+    RoleAssignmentFactory(employee=nursing_hr, role="hr", department=ward.cardiology_nursing)
+    in_scope = request_talk(ward.head_nurse, requester=ward.nurse_wang.user, details=QUARTERLY)
+    outside = request_talk(ward.zhao, requester=ward.hr_partner.user, details=QUARTERLY)
+
+    visible = set(talks_visible_to(nursing_hr.user))
+
+    assert in_scope in visible and outside not in visible

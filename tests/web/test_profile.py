@@ -249,3 +249,17 @@ def test_profile_chart_data_is_valid_json(hospital: Hospital, li_data, client_as
     start = page.index('<script id="profile-charts" type="application/json">') + 52
     data = json.loads(page[start : page.index("</script>", start)])
     assert [t["code"] for t in data["trends"]] == ["defect_rate", "patient_satisfaction"]
+
+
+def test_profile_lists_the_last_talks_the_viewer_may_see(hospital: Hospital, client_as):
+    from tests.notifications.builders import talk_between
+
+    with_manager = talk_between(hospital)  # 王芳 with her head nurse 周敏
+    with_hr = talk_between(hospital, counterpart=hospital.hr_partner, awaiting=hospital.hr_partner)
+
+    as_manager = client_as(hospital.head_nurse).get(f"/people/{hospital.nurse_wang.pk}/profile/")
+    as_hr = client_as(hospital.hr_partner).get(f"/people/{hospital.nurse_wang.pk}/profile/")
+
+    assert [t.pk for t in as_manager.context["last_talks"]] == [with_manager.pk]
+    assert {t.pk for t in as_hr.context["last_talks"]} == {with_manager.pk, with_hr.pk}
+    assert f"/talks/{with_manager.pk}/" in as_manager.content.decode()

@@ -17,6 +17,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from miantan.interviews.queries import last_talks_of
 from miantan.metrics.catalogue import kpis_visible_to
 from miantan.metrics.enums import EvidenceKind
 from miantan.metrics.evidence import (
@@ -95,6 +96,7 @@ def _profile_page(
             "charts": profile.chart_data(),
             "evidence_form": form if can_record else None,
             "removable": removable,
+            "last_talks": last_talks_of(employee, viewer=request.user),
         },
         status=status,
     )

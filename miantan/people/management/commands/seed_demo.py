@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from miantan.interviews.demo import fill_talks
 from miantan.metrics.demo import fill_generated, seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
@@ -36,6 +37,14 @@ class Command(BaseCommand):
             "10,000,000 values at 100,000 employees)",
         )
         parser.add_argument(
+            "--talks-per-employee",
+            type=int,
+            default=0,
+            metavar="T",
+            help="talks between every hospital employee and their manager, for benchmarks "
+            "(10 gives about 1,000,000 at 100,000 employees); bulk data, NOT audited",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="do nothing when any organisation exists (what `make run` uses)",
@@ -64,6 +73,7 @@ class Command(BaseCommand):
         last_demo_id = Employee.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         generated = grow_to(hospital, employees) if employees else 0
         values = fill_generated(hospital, after_id=last_demo_id, months=options["kpi_months"])
+        talks = fill_talks(hospital, per_employee=options["talks_per_employee"])
         seconds = time.perf_counter() - started
         if options["verbosity"] == 0:
             return
@@ -71,7 +81,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo data loaded: {Employee.objects.count():,} employees "
                 f"({generated:,} generated, not audited) in {Department.objects.count():,} "
-                f"departments, {values:,} KPI values for generated staff, {seconds:.1f} s. "
+                f"departments, {values:,} KPI values for generated staff, "
+                f"{talks:,} generated talks, {seconds:.1f} s. "
                 "`manage.py demo_logins` lists the logins."
             )
         )
