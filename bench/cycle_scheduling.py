@@ -39,10 +39,9 @@ from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.json"
+from benchlib import PG_SERVER, RESULTS, ROOT, Result, merge_results, postgres_reachable
+
 FILES = ROOT / "var" / "bench"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "miantan_bench_cycle"
 SQLITE_FILE = FILES / "cycles.sqlite3"
 MANAGERS = 50
@@ -56,8 +55,6 @@ LAST_DAY = (2026, 12, 11)
 TALK_MINUTES = 30
 ZONE = ZoneInfo("Asia/Shanghai")
 
-Result = dict[str, Any]
-
 
 def run(*, postgresql: bool = True, sqlite: bool = True) -> list[Result]:
     """All figures of this benchmark, as entries for bench/results.json."""
@@ -67,7 +64,7 @@ def run(*, postgresql: bool = True, sqlite: bool = True) -> list[Result]:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{SQLITE_FILE}{suffix}").unlink(missing_ok=True)
         results.extend(_child(f"sqlite:///{SQLITE_FILE}", "sqlite"))
-    if postgresql and _postgres_reachable():
+    if postgresql and postgres_reachable():
         import psycopg
 
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
@@ -78,16 +75,6 @@ def run(*, postgresql: bool = True, sqlite: bool = True) -> list[Result]:
         print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping the cycle benchmark.")
     _print(results)
     return results
-
-
-def _postgres_reachable() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3).close()
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 def _child(url: str, database: str) -> list[Result]:
@@ -441,20 +428,8 @@ def main() -> None:
         return
     databases = {item.strip() for item in args.databases.split(",")}
     results = run(postgresql="postgresql" in databases, sqlite="sqlite" in databases)
-    merge_results(results, Path(args.output))
+    merge_results(results, Path(args.output), prefix="cycle_launch.")
     print(f"\nUpdated {len(results)} figures in {args.output}")
-
-
-def merge_results(results: list[Result], path: Path) -> None:
-    """Replace this benchmark's entries of the databases just measured, keeping every other."""
-    kept = json.loads(path.read_text()) if path.exists() else []
-    measured = {entry["database"] for entry in results}
-    kept = [
-        entry
-        for entry in kept
-        if not (entry["name"].startswith("cycle_launch.") and entry["database"] in measured)
-    ]
-    path.write_text(json.dumps([*kept, *results], indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

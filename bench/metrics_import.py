@@ -20,12 +20,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.json"
+from benchlib import PG_SERVER, RESULTS, ROOT, Result, merge_results
+
 FILES = ROOT / "var" / "bench"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "miantan_bench_metrics"
 SQLITE_FILE = FILES / "metrics.sqlite3"
 EMPLOYEES = 100_000
@@ -33,8 +31,6 @@ ORGANISATION = "hospital"
 KPIS = ("outpatient_visits", "surgeries", "patient_satisfaction", "medical_record_quality")
 HEADER = "工号,指标,期间,实际值,目标值\n"
 TARGET_ROWS_PER_SECOND = 50_000
-
-Result = dict[str, Any]
 
 
 def run(
@@ -236,15 +232,8 @@ def main() -> None:
     databases = {item.strip() for item in args.databases.split(",")}
     rows = tuple(int(item) for item in args.rows.split(",") if item.strip())
     results = run(postgresql="postgresql" in databases, sqlite="sqlite" in databases, rows=rows)
-    merge_results(results, Path(args.output))
+    merge_results(results, Path(args.output), prefix="metrics_import.")
     print(f"\nUpdated {len(results)} figures in {args.output}")
-
-
-def merge_results(results: list[Result], path: Path) -> None:
-    """Replace this benchmark's entries in a results file, keeping every other entry."""
-    kept = json.loads(path.read_text()) if path.exists() else []
-    kept = [entry for entry in kept if not entry["name"].startswith("metrics_import.")]
-    path.write_text(json.dumps([*kept, *results], indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

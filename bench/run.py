@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import random
 import statistics
@@ -23,10 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.json"
+from benchlib import PG_SERVER, RESULTS, ROOT, Result, percentile, postgres_reachable
+
 SQLITE_DIR = ROOT / "var" / "bench"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "miantan_bench"
 PERSONAS = {"hr": "h.hr", "head": "h.head.cardiology"}
 SEARCH = "王"
@@ -44,8 +42,6 @@ BUDGET_SIZE = 100_000
 PERSON_P95_MS = 50.0
 LIST_P95_MS = 100.0
 ANY_P95_MS = 150.0
-
-Result = dict[str, Any]
 
 
 def main() -> None:
@@ -71,7 +67,7 @@ def main() -> None:
         return
     results: list[Result] = []
     for database in _split(args.databases):
-        if database == "postgresql" and not _postgres_reachable():
+        if database == "postgresql" and not postgres_reachable():
             print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping its benchmarks.")
             continue
         for size in (int(s) for s in _split(args.sizes)):
@@ -102,7 +98,7 @@ def _metrics_import(databases: str, rows: str) -> list[Result]:
     import metrics_import
 
     chosen = set(_split(databases))
-    postgresql = "postgresql" in chosen and _postgres_reachable()
+    postgresql = "postgresql" in chosen and postgres_reachable()
     if "postgresql" in chosen and not postgresql:
         print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping the KPI import benchmark.")
     sizes = tuple(int(size) for size in _split(rows))
@@ -114,7 +110,7 @@ def _slot_search(databases: str) -> list[Result]:
     import slot_search
 
     chosen = set(_split(databases))
-    postgresql = "postgresql" in chosen and _postgres_reachable()
+    postgresql = "postgresql" in chosen and postgres_reachable()
     return slot_search.run(postgresql=postgresql, sqlite="sqlite" in chosen)
 
 
@@ -123,7 +119,7 @@ def _cycle_scheduling(databases: str) -> list[Result]:
     import cycle_scheduling
 
     chosen = set(_split(databases))
-    postgresql = "postgresql" in chosen and _postgres_reachable()
+    postgresql = "postgresql" in chosen and postgres_reachable()
     return cycle_scheduling.run(postgresql=postgresql, sqlite="sqlite" in chosen)
 
 
@@ -151,16 +147,6 @@ def _database_url(database: str, size: int) -> str:
     if database == "postgresql":
         return f"{PG_SERVER}/{PG_DATABASE}"
     raise SystemExit(f"unknown database {database!r}: use sqlite or postgresql")
-
-
-def _postgres_reachable() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3).close()
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 # --- the worker: one database, one dataset ------------------------------------------------
@@ -211,11 +197,11 @@ def measure(database: str, size: int, requests: int) -> list[Result]:
             timings, queries = _time_requests(username, paths, requests)
             name = f"{endpoint}.{persona}"
             add(f"{name}.median", statistics.median(timings), "ms")
-            add(f"{name}.p95", _percentile(timings, 95), "ms")
+            add(f"{name}.p95", percentile(timings, 95), "ms")
             add(f"{name}.queries", queries, "queries")
             print(
                 f"[{database} {dataset}] {name}: median {statistics.median(timings):.1f} ms, "
-                f"p95 {_percentile(timings, 95):.1f} ms, {queries} queries",
+                f"p95 {percentile(timings, 95):.1f} ms, {queries} queries",
                 flush=True,
             )
     add("machine.load_average.after", os.getloadavg()[0], "processes")
@@ -328,11 +314,6 @@ def _get(client: Any, path: str) -> None:
     response = client.get(path)
     if response.status_code != 200:
         raise SystemExit(f"GET {path} answered {response.status_code}; the benchmark is broken")
-
-
-def _percentile(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(len(ordered) * percent / 100) - 1)]
 
 
 # --- the report ---------------------------------------------------------------------------

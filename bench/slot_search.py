@@ -28,18 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.json"
+from benchlib import PG_SERVER, RESULTS, ROOT, Result, merge_results, percentile, postgres_reachable
+
 FILES = ROOT / "var" / "bench"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "miantan_bench_slots"
 SQLITE_FILE = FILES / "slots.sqlite3"
 DOCTORS = 40
 DAYS = 28
 SEARCHES = 500
 TARGET_P50_MS = 2.0
-
-Result = dict[str, Any]
 
 
 def run(*, postgresql: bool = True, sqlite: bool = True, searches: int = SEARCHES) -> list[Result]:
@@ -50,7 +47,7 @@ def run(*, postgresql: bool = True, sqlite: bool = True, searches: int = SEARCHE
         for suffix in ("", "-wal", "-shm"):
             Path(f"{SQLITE_FILE}{suffix}").unlink(missing_ok=True)
         results.extend(_child(f"sqlite:///{SQLITE_FILE}", "sqlite", searches))
-    if postgresql and _postgres_reachable():
+    if postgresql and postgres_reachable():
         import psycopg
 
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
@@ -61,16 +58,6 @@ def run(*, postgresql: bool = True, sqlite: bool = True, searches: int = SEARCHE
         print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping the slot search benchmark.")
     _print(results)
     return results
-
-
-def _postgres_reachable() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3).close()
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 def _child(url: str, database: str, searches: int) -> list[Result]:
@@ -141,9 +128,9 @@ def _measure(database: str, searches: int) -> list[Result]:
 
     return [
         entry("two_person_28_days_ms.p50", statistics.median(searching), "ms"),
-        entry("two_person_28_days_ms.p95", _percentile(searching, 95), "ms"),
+        entry("two_person_28_days_ms.p95", percentile(searching, 95), "ms"),
         entry("availability_load_ms.p50", statistics.median(loading), "ms"),
-        entry("availability_load_ms.p95", _percentile(loading, 95), "ms"),
+        entry("availability_load_ms.p95", percentile(loading, 95), "ms"),
         entry("slots_per_search", found / searches, "slots"),
     ]
 
@@ -237,11 +224,6 @@ def _time(hour: int) -> Any:
     return time(hour)
 
 
-def _percentile(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
-
-
 def _print(results: list[Result]) -> None:
     if not results:
         return
@@ -271,15 +253,8 @@ def main() -> None:
     results = run(
         postgresql="postgresql" in databases, sqlite="sqlite" in databases, searches=args.searches
     )
-    merge_results(results, Path(args.output))
+    merge_results(results, Path(args.output), prefix="slot_search.")
     print(f"\nUpdated {len(results)} figures in {args.output}")
-
-
-def merge_results(results: list[Result], path: Path) -> None:
-    """Replace this benchmark's entries in a results file, keeping every other entry."""
-    kept = json.loads(path.read_text()) if path.exists() else []
-    kept = [entry for entry in kept if not entry["name"].startswith("slot_search.")]
-    path.write_text(json.dumps([*kept, *results], indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -20,3 +20,14 @@ class ConflictError(DomainError):
     """The change collides with the current state (a transition that is no longer allowed)."""
 
     status_code = 409
+
+
+class InvalidFields(DomainError):
+    """Input was refused field by field: `errors` maps each field to what is wrong with it;
+    the message is the first of them. Subclasses name the kind of input in `error_code`."""
+
+    error_code = "invalid"
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__(next(iter(errors.values())), code=self.error_code)
+        self.errors = errors

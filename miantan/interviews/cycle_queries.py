@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
+from miantan.core.ids import as_id
 from miantan.people.models import Department, Employee
 from miantan.people.queries import under
 from miantan.people.scopes import scope_for
@@ -78,10 +79,11 @@ def access_cycle(user: Any, cycle_id: Any, *, audit: bool = True) -> ReviewCycle
     """One cycle the user may follow, else 404 (also for another organisation's or an unknown
     id). Both outcomes are audited: the cycle page names people and why they got no time."""
     cycle = None
-    if _is_int(cycle_id):
+    pk = as_id(cycle_id)
+    if pk is not None:
         cycle = (
             cycles_visible_to(user)
-            .filter(pk=int(cycle_id))
+            .filter(pk=pk)
             .select_related("organisation", "created_by")
             .prefetch_related("departments")
             .first()
@@ -118,14 +120,6 @@ def infeasible_pairs(cycle: ReviewCycle, *, limit: int = 500) -> list[dict[str, 
         }
         for entry in entries
     ]
-
-
-def _is_int(value: Any) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 # --- progress ---------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import batched, record
-from miantan.core.errors import ConflictError, DomainError
+from miantan.core.errors import ConflictError, InvalidFields
 from miantan.people.enums import EmploymentStatus
 from miantan.people.models import Department, Employee
 from miantan.people.queries import under
@@ -72,12 +72,10 @@ MAX_WINDOW_DAYS = 60
 DEFAULT_MAX_TALKS_PER_DAY = 6
 
 
-class InvalidCycle(DomainError):
-    """The cycle was refused; `errors` says, per field, what is wrong."""
+class InvalidCycle(InvalidFields):
+    """The cycle was refused."""
 
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__(next(iter(errors.values())), code="invalid_cycle")
-        self.errors = errors
+    error_code = "invalid_cycle"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import pgettext_lazy
 
+from miantan.core.ids import as_id
 from miantan.notifications.enums import Channel
 from miantan.notifications.models import Notification
 from miantan.notifications.rendering import register_context
@@ -181,10 +182,11 @@ def queue_new_talks(talks: Sequence[Talk], *, actor: Employee | None) -> int:
 def talk_context(notification: Notification) -> dict[str, Any] | None:
     """What the talk templates show, read when the message is sent; None drops a reminder
     that is no longer due (the talk stopped waiting for the recipient)."""
+    pk = as_id(notification.object_id)
     talk = (
-        Talk.objects.select_related("employee", "counterpart")
-        .filter(pk=_int(notification.object_id))
-        .first()
+        Talk.objects.select_related("employee", "counterpart").filter(pk=pk).first()
+        if pk is not None
+        else None
     )
     if talk is None:
         return None
@@ -339,10 +341,3 @@ def _headline(event: str, data: dict[str, Any], *, recipient: Employee, other: E
     if template is None:
         return ""
     return str(template) % {"name": data.get("actor_name") or other.name}
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1

@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextvars
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
+from miantan.core.ids import as_id
 from miantan.people.enums import EmploymentStatus, Role
-from miantan.people.models import Department, Employee, RoleAssignment
+from miantan.people.models import Employee, RoleAssignment
 from miantan.people.scopes import scope_for
 from miantan.scheduling.availability import UNKNOWN_CALENDAR, Availability, load_availability
 from miantan.scheduling.slots import HardConstraints, RankedSlot, SoftPreferences, TimeOfDay
@@ -24,7 +27,7 @@ from miantan.scheduling.slots import find_slots as search_slots
 
 from .enums import BOOKED_STATES, OPEN_STATES
 from .models import Talk
-from .rules import can_view_talk
+from .rules import can_act_on_talk, can_request_talk_with, can_view_talk
 
 # How far ahead the slot search looks when a talk names no window.
 SEARCH_DAYS = 28
@@ -43,7 +46,7 @@ def talks_visible_to(user: Any) -> QuerySet[Talk]:
         return talks
     visible = Q(employee_id=own.pk) | Q(counterpart_id=own.pk)
     if scope.hr_paths:
-        departments = _hr_department_ids(own.organisation_id, scope.hr_paths)
+        departments = scope.hr_department_ids_within
         if departments is None:
             return talks
         # Department ids, not a path match across two joins: the talk table is the big one.
@@ -51,24 +54,15 @@ def talks_visible_to(user: Any) -> QuerySet[Talk]:
     return talks.filter(visible)
 
 
-def _hr_department_ids(organisation_id: int, paths: tuple[str, ...]) -> list[int] | None:
-    """Ids of the departments in the HR subtrees; None when that is all of them (one query
-    on the small department table)."""
-    rows = list(
-        Department.objects.filter(organisation_id=organisation_id).values_list("pk", "path")
-    )
-    within = [pk for pk, path in rows if path.startswith(paths)]
-    return None if len(within) == len(rows) else within
-
-
 def access_talk(user: Any, talk_id: Any, *, audit: bool = True) -> Talk:
     """One talk the user may see, else 404. Both outcomes are audited (a talk is a personal
     record of its employee)."""
     own = scope_for(user).employee
     talk = None
-    if own is not None and own.is_active and _is_int(talk_id):
+    pk = as_id(talk_id)
+    if own is not None and own.is_active and pk is not None:
         talk = (
-            Talk.objects.filter(pk=int(talk_id), organisation_id=own.organisation_id)
+            Talk.objects.filter(pk=pk, organisation_id=own.organisation_id)
             .select_related(*_TALK_RELATED)
             .first()
         )
@@ -93,6 +87,58 @@ def access_talk(user: Any, talk_id: Any, *, audit: bool = True) -> Talk:
             organisation_id=talk.organisation_id,
         )
     return talk
+
+
+def access_talk_to_act_on(user: Any, talk_id: Any, *, action: str) -> Talk:
+    """The talk, if the user takes part in it: 404 when out of sight, PermissionDenied
+    (audited as `action` denied) for those who may only follow it (HR, administrators).
+    Checked before anything sent with the request is read."""
+    talk = access_talk(user, talk_id)
+    if not can_act_on_talk.test(user, talk):
+        record(
+            action,
+            actor=user,
+            outcome=Outcome.DENIED,
+            obj=talk,
+            subject_id=talk.employee_id,
+            organisation_id=talk.organisation_id,
+        )
+        raise PermissionDenied
+    return talk
+
+
+def access_person_to_ask(
+    user: Any, employee_id: Any, *, action: str = "interviews.talk.requested"
+) -> Employee:
+    """The other person of a new talk: an active employee of the user's organisation, else
+    404; PermissionDenied when the user may not ask them (rules.can_request_talk_with). Not
+    `employees_visible_to`: an employee asks their manager, whose record they do not see.
+    Refusals are audited as `action` denied."""
+    own = scope_for(user).employee
+    pk = as_id(employee_id)
+    other = None
+    if own is not None and own.is_active and pk is not None:
+        other = (
+            Employee.objects.filter(
+                pk=pk, organisation_id=own.organisation_id, status=EmploymentStatus.ACTIVE
+            )
+            .select_related("department", "position", "organisation")
+            .first()
+        )
+    if other is None or not can_request_talk_with.test(user, other):
+        record(
+            action,
+            actor=user,
+            outcome=Outcome.DENIED,
+            object_type="people.employee",
+            object_id=str(employee_id)[:64],
+            subject_id=other.pk if other is not None else None,
+            organisation_id=own.organisation_id if own is not None else None,
+        )
+        if other is None:
+            raise Http404
+        raise PermissionDenied
+    return other
 
 
 def last_talks_of(employee: Employee, *, viewer: Any, limit: int = 5) -> list[Talk]:
@@ -231,11 +277,20 @@ def availability_for(
         _EXCLUDED.reset(token)
 
 
-def slots_for(talk: Talk, *, limit: int = 5, now: datetime | None = None) -> list[RankedSlot]:
-    """The best times for the talk, each with the reasons for its rank."""
+@dataclass(frozen=True)
+class SlotOffer:
+    """The best times for a talk, and the years in its window whose public holidays are not
+    loaded yet (no slot is offered on their days until `manage.py update_holidays`)."""
+
+    slots: list[RankedSlot]
+    unknown_years: list[int]
+
+
+def offer_slots(talk: Talk, *, limit: int = 5, now: datetime | None = None) -> SlotOffer:
+    """The ranked slots, each with the reasons for its rank, from one availability load."""
     window = search_window(talk, now=now)
     people = availability_for(talk, window=window)
-    return search_slots(
+    slots = search_slots(
         [people[talk.employee_id], people[talk.counterpart_id]],
         duration=timedelta(minutes=talk.duration_minutes),
         window=window,
@@ -244,13 +299,13 @@ def slots_for(talk: Talk, *, limit: int = 5, now: datetime | None = None) -> lis
         limit=limit,
         managers=[talk.counterpart_id],
     )
+    unknown = sorted({year for person in people.values() for year in person.unknown_years})
+    return SlotOffer(slots=slots, unknown_years=unknown)
 
 
-def calendar_limits(talk: Talk, *, now: datetime | None = None) -> list[int]:
-    """Years in the talk's search window whose public holidays are not loaded yet: no slot
-    is offered on their days until an administrator loads them (manage.py update_holidays)."""
-    people = availability_for(talk, window=search_window(talk, now=now))
-    return sorted({year for person in people.values() for year in person.unknown_years})
+def slots_for(talk: Talk, *, limit: int = 5, now: datetime | None = None) -> list[RankedSlot]:
+    """The best times for the talk (`offer_slots` without the calendar's limits)."""
+    return offer_slots(talk, limit=limit, now=now).slots
 
 
 def conflicts_at(talk: Talk, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -337,15 +392,3 @@ def _time(value: Any) -> time | None:
         return time.fromisoformat(str(value))
     except ValueError:
         return None
-
-
-def _is_int(value: Any) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def local_day(moment: datetime, zone: str) -> date:
-    return moment.astimezone(ZoneInfo(zone)).date()

@@ -9,9 +9,11 @@ organisation, and nobody requests a talk with themself.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import rules
+from django.utils import timezone
 
 from miantan.people.models import Employee
 from miantan.people.rules import (
@@ -22,8 +24,8 @@ from miantan.people.rules import (
 )
 from miantan.people.scopes import scope_for
 
-from .enums import BOOKED_STATES, OPEN_STATES, Initiation
-from .models import Talk
+from .enums import BOOKED_STATES, OPEN_STATES, Initiation, TalkState
+from .models import Proposal, Talk
 
 
 def _own(user: Any) -> Employee | None:
@@ -107,3 +109,35 @@ def is_booked(talk: Talk) -> bool:
 
 can_view_talk = is_participant | is_hr_or_admin_for_talk
 can_act_on_talk = is_participant
+
+
+# A talk can be started from this long before its time.
+START_EARLY = timedelta(minutes=30)
+
+
+def talk_abilities(user: Any, talk: Talk, proposal: Proposal | None) -> dict[str, bool]:
+    """What the user may do to the talk now (what its page offers; the services check the
+    same again): only the two people act, the side that is asked answers, the side that
+    waits for an answer withdraws."""
+    own = _own(user)
+    participant = bool(is_participant.test(user, talk))
+    awaited = participant and own is not None and talk.awaiting_id == own.pk
+    waiting = talk.state in OPEN_STATES
+    scheduled = talk.state == TalkState.SCHEDULED
+    starts = talk.scheduled_start
+    return {
+        "accept": awaited
+        and waiting
+        and proposal is not None
+        and proposal.proposed_by_id != talk.awaiting_id,
+        "answer": awaited and waiting,
+        "propose": participant and (waiting or scheduled),
+        "reschedule": participant and scheduled,
+        "decline": awaited and waiting,
+        "cancel": participant and (scheduled or (waiting and not awaited)),
+        "start": participant
+        and scheduled
+        and starts is not None
+        and timezone.now() >= starts - START_EARLY,
+        "edit_agenda": participant and (waiting or scheduled),
+    }

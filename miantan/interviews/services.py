@@ -10,19 +10,20 @@ acts for nobody (actor None).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
-from miantan.core.errors import ConflictError, DomainError
+from miantan.core.errors import ConflictError, InvalidFields
 from miantan.people.models import Employee
 from miantan.people.scopes import scope_for
 
@@ -31,16 +32,15 @@ from .enums import (
     BOOKED_STATES,
     OPEN_STATES,
     TRANSITIONS,
-    Initiation,
     ProposalState,
     TalkEvent,
     TalkState,
     Topic,
     Urgency,
 )
-from .models import Proposal, ReviewCycle, Talk, TalkActivity
+from .models import Proposal, Talk, TalkActivity
 from .queries import conflicts_at, slots_for
-from .rules import can_act_on_talk, relation_to
+from .rules import START_EARLY, can_act_on_talk, relation_to
 from .signals import talk_changed
 
 MIN_MINUTES, MAX_MINUTES = 15, 240
@@ -49,12 +49,10 @@ MAX_AGENDA_ITEMS = 30
 MAX_AGENDA_TEXT = 500
 
 
-class InvalidTalk(DomainError):
-    """The request was refused; `errors` says, per field, what is wrong."""
+class InvalidTalk(InvalidFields):
+    """The request or the change was refused."""
 
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__(next(iter(errors.values())), code="invalid_talk")
-        self.errors = errors
+    error_code = "invalid_talk"
 
 
 class TimeConflict(ConflictError):
@@ -103,7 +101,6 @@ def transition(
     saving `changes` with it. Raises ConflictError when the talk has moved on meanwhile or the
     change is not allowed from its state."""
     changes = dict(changes or {})
-    actor_employee = _employee_of(actor)
     with transaction.atomic():
         current = Talk.objects.select_for_update().get(pk=talk.pk)
         if current.state != talk.state:
@@ -126,35 +123,47 @@ def transition(
             setattr(talk, name, value)
         talk.updated_at = now
         talk.save(update_fields=[*changes, "updated_at"])
-        TalkActivity.objects.create(
-            talk=talk,
-            actor=actor_employee,
-            event=event,
-            from_state=from_state,
-            to_state=talk.state,
-            note=note,
-            data=data or {},
-            at=now,
-        )
-        record(
-            f"interviews.talk.{event}",
-            actor=actor,
-            obj=talk,
-            subject_id=talk.employee_id,
-            organisation_id=talk.organisation_id,
-            data={"from": from_state, "to": talk.state, **(data or {})},
-        )
-        _queue_notifications(talk, event, actor_employee)
-        transaction.on_commit(
-            lambda: talk_changed.send(sender=Talk, talk=talk, event=event, actor=actor_employee)
-        )
+        _log_step(talk, event, actor=actor, from_state=from_state, note=note, data=data, at=now)
     return talk
 
 
-def _queue_notifications(talk: Talk, event: str, actor: Employee | None) -> None:
+def _log_step(
+    talk: Talk,
+    event: str,
+    *,
+    actor: Any,
+    from_state: str,
+    at: datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """What every step of a talk leaves behind, inside the caller's transaction: the talk's
+    activity, the audit event, the notifications, and `talk_changed` after the commit."""
+    actor_employee = _employee_of(actor)
+    TalkActivity.objects.create(
+        talk=talk,
+        actor=actor_employee,
+        event=event,
+        from_state=from_state,
+        to_state=talk.state,
+        note=note,
+        data=data or {},
+        at=at,
+    )
+    record(
+        f"interviews.talk.{event}",
+        actor=actor,
+        obj=talk,
+        subject_id=talk.employee_id,
+        organisation_id=talk.organisation_id,
+        data={"from": from_state, "to": talk.state, **(data or {})},
+    )
     from .messages import queue_talk_notifications
 
-    queue_talk_notifications(talk, event, actor=actor)
+    queue_talk_notifications(talk, event, actor=actor_employee)
+    transaction.on_commit(
+        lambda: talk_changed.send(sender=Talk, talk=talk, event=event, actor=actor_employee)
+    )
 
 
 # --- requesting -------------------------------------------------------------------------------
@@ -167,39 +176,22 @@ def request_talk(
     details: TalkRequest,
     slot: tuple[datetime, datetime] | None = None,
     accept_conflicts: bool = False,
-    cycle: ReviewCycle | None = None,
 ) -> Talk:
     """A new talk between the requester and `other`, in any direction the role scopes allow
     (rules.relation_to). With `slot` the requester proposes a time at once; an urgent request
     without one takes the earliest feasible slot (A9). Callers fetch `other` through the
-    permission layer or `rules.can_request_talk_with`."""
-    own, relation = _relation(requester, other)
-    initiation, requester_is_employee = relation
-    employee, counterpart = (own, other) if requester_is_employee else (other, own)
-    _validate(details)
+    permission layer (`queries.access_person_to_ask`)."""
+    talk = draft_talk(other, requester=requester, details=details)
+    own = talk.requested_by
     now = timezone.now()
+    talk.message = details.message.strip()
+    talk.location = details.location.strip()
+    talk.online_link = details.online_link.strip()
+    talk.awaiting = other
+    talk.expires_at = now + _expiry()
+    talk.state_changed_at = now
     with transaction.atomic():
-        talk = Talk.objects.create(
-            organisation_id=own.organisation_id,
-            employee=employee,
-            counterpart=counterpart,
-            requested_by=own,
-            initiation=Initiation.CYCLE if cycle is not None else initiation,
-            topic=details.topic,
-            message=details.message.strip(),
-            duration_minutes=details.duration_minutes,
-            location=details.location.strip(),
-            online_link=details.online_link.strip(),
-            urgency=details.urgency,
-            hard_constraints=_clean_hard(details.hard_constraints),
-            soft_preferences=_clean_soft(details.soft_preferences),
-            not_before=details.not_before,
-            not_after=details.not_after,
-            awaiting=other,
-            expires_at=now + _expiry(),
-            cycle=cycle,
-            state_changed_at=now,
-        )
+        talk.save(force_insert=True)
         if slot is None and details.urgency == Urgency.URGENT:
             earliest = slots_for(talk, limit=1)
             if earliest:
@@ -207,15 +199,14 @@ def request_talk(
         proposal = None
         if slot is not None:
             proposal = _new_proposal(talk, own, slot, accept_conflicts=accept_conflicts)
-        TalkActivity.objects.create(
-            talk=talk, actor=own, event=TalkEvent.REQUESTED, to_state=talk.state, at=now
-        )
-        record(
-            "interviews.talk.requested",
+            talk.expires_at = min(talk.expires_at, proposal.start)
+            talk.save(update_fields=["expires_at"])
+        _log_step(
+            talk,
+            TalkEvent.REQUESTED,
             actor=requester,
-            obj=talk,
-            subject_id=talk.employee_id,
-            organisation_id=talk.organisation_id,
+            from_state="",
+            at=now,
             data={
                 "initiation": talk.initiation,
                 "topic": talk.topic,
@@ -223,28 +214,21 @@ def request_talk(
                 "proposal": proposal.pk if proposal else None,
             },
         )
-        if proposal is not None:
-            talk.expires_at = min(now + _expiry(), proposal.start)
-            talk.save(update_fields=["expires_at"])
-        _queue_notifications(talk, TalkEvent.REQUESTED, own)
-        transaction.on_commit(
-            lambda: talk_changed.send(sender=Talk, talk=talk, event=TalkEvent.REQUESTED, actor=own)
-        )
     return talk
 
 
 def draft_talk(other: Employee, *, requester: Any, details: TalkRequest) -> Talk:
-    """The talk `request_talk` would create, unsaved: for showing the ranked slots before the
-    request is sent (`queries.slots_for(draft)`). Same checks as request_talk, no writes."""
-    own, relation = _relation(requester, other)
+    """The talk `request_talk` creates, unsaved: for showing the ranked slots before the
+    request is sent (`queries.offer_slots(draft)`). Same checks as request_talk, no writes."""
+    own, (initiation, requester_is_employee) = _relation(requester, other)
     _validate(details)
-    requester_is_employee = relation[1]
     employee, counterpart = (own, other) if requester_is_employee else (other, own)
     return Talk(
         organisation_id=own.organisation_id,
         employee=employee,
         counterpart=counterpart,
         requested_by=own,
+        initiation=initiation,
         topic=details.topic,
         duration_minutes=details.duration_minutes,
         urgency=details.urgency,
@@ -394,7 +378,7 @@ def start_talk(talk: Talk, *, actor: Any) -> Talk:
     _ensure_participant(actor, talk, "interviews.talk.started")
     if talk.state != TalkState.SCHEDULED or talk.scheduled_start is None:
         raise _not_now(talk)
-    if timezone.now() < talk.scheduled_start - timedelta(minutes=30):
+    if timezone.now() < talk.scheduled_start - START_EARLY:
         raise ConflictError(
             _("The talk can be started from 30 minutes before its time."), code="too_early"
         )
@@ -493,8 +477,6 @@ def _lock_people(talk: Talk) -> None:
 
 
 def _double_booked(talk: Talk, start: datetime, end: datetime) -> bool:
-    from django.db.models import Q
-
     people = list(talk.participant_ids)
     return (
         Talk.objects.filter(
@@ -549,8 +531,6 @@ def _clean_hard(chosen: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _clean_soft(chosen: dict[str, Any] | None) -> dict[str, Any]:
-    from datetime import time
-
     chosen = chosen or {}
     cleaned: dict[str, Any] = {"avoid_surgery_days": bool(chosen.get("avoid_surgery_days"))}
     for key in ("before", "after"):

@@ -22,7 +22,8 @@ from django.utils.translation import gettext_lazy as _
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
-from miantan.core.errors import DomainError
+from miantan.core.errors import InvalidFields
+from miantan.core.ids import as_id
 from miantan.people.models import Employee
 from miantan.people.scopes import scope_for
 
@@ -33,12 +34,10 @@ from .rules import can_record_evidence, can_remove_evidence
 MAX_TEXT = 2000
 
 
-class InvalidEvidence(DomainError):
-    """The entry was refused; `errors` says, per field, what is wrong."""
+class InvalidEvidence(InvalidFields):
+    """The entry was refused."""
 
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__(next(iter(errors.values())), code="invalid_evidence")
-        self.errors = errors
+    error_code = "invalid_evidence"
 
 
 def evidence_of(employee: Employee) -> QuerySet[EvidenceEntry]:
@@ -52,7 +51,8 @@ def evidence_of(employee: Employee) -> QuerySet[EvidenceEntry]:
 
 def entry_of(employee: Employee, entry_id: Any) -> EvidenceEntry:
     """One entry of the employee's log, or 404."""
-    entry = evidence_of(employee).filter(pk=_int(entry_id)).first()
+    pk = as_id(entry_id)
+    entry = evidence_of(employee).filter(pk=pk).first() if pk is not None else None
     if entry is None:
         raise Http404
     # The rules read the employee's department; it is already loaded on the caller's object.
@@ -168,10 +168,3 @@ def _denied(action: str, actor: Any, employee: Employee, *, obj: Any) -> None:
         organisation_id=employee.organisation_id,
     )
     raise PermissionDenied
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
+from miantan.core.ids import as_id
 from miantan.people.enums import EmploymentStatus
 from miantan.people.models import Department, Employee
 from miantan.people.queries import (
@@ -211,7 +212,8 @@ def access_department_profile(
 ) -> DepartmentProfile:
     """Gaps of everyone in the department subtree whom the user may see, in a fixed number of
     queries whatever the head count. 404 (audited) for anyone else."""
-    department = departments_visible_to(user).filter(pk=_int(department_id)).first()
+    pk = as_id(department_id)
+    department = departments_visible_to(user).filter(pk=pk).first() if pk is not None else None
     if department is None or not can_see_department_profile(user, department):
         record(
             "metrics.department_profile.viewed",
@@ -273,10 +275,3 @@ def _summaries(all_gaps: Any) -> list[KpiSummary]:
         )
         for code, entry in sorted(totals.items())
     ]
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1

@@ -13,6 +13,7 @@ from django.http import Http404
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
+from miantan.core.ids import as_id
 
 from .enums import EmploymentStatus
 from .models import Department, Employee, Position, RoleAssignment
@@ -57,11 +58,12 @@ def access_employee(
     """The employee record if the user may see it, else 404. Both outcomes are audited."""
     scope = scope_for(user)
     employee = None
-    if _is_int(employee_id):
+    pk = as_id(employee_id)
+    if pk is not None:
         employee = (
             employees_visible_to(user)
             .select_related("department", "position", "manager", "organisation")
-            .filter(pk=int(employee_id))
+            .filter(pk=pk)
             .first()
         )
     if employee is None:
@@ -94,8 +96,9 @@ def departments_visible_to(user: Any) -> QuerySet[Department]:
 
 def access_department(user: Any, department_id: Any) -> Department:
     department = None
-    if _is_int(department_id):
-        department = departments_visible_to(user).filter(pk=int(department_id)).first()
+    pk = as_id(department_id)
+    if pk is not None:
+        department = departments_visible_to(user).filter(pk=pk).first()
     if department is None:
         raise Http404
     return department
@@ -223,11 +226,3 @@ def role_assignments_visible_to(user: Any) -> QuerySet[RoleAssignment]:
     for path in scope.hr_paths:
         within |= under("employee__department__path", path)
     return assignments.filter(within).select_related("employee", "department")
-
-
-def _is_int(value: Any) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True

@@ -55,11 +55,20 @@ class Scope:
         employee query filters an indexed column: a LIKE on the department path OR-ed across
         the join made PostgreSQL and SQLite read every employee (bench/README.md).
         """
-        if not self.department_paths or self.employee is None:
+        return self._department_ids_under(self.department_paths)
+
+    @cached_property
+    def hr_department_ids_within(self) -> list[int] | None:
+        """The same for the HR subtrees alone (what HR follows beyond personal records, such
+        as talks); None when they cover every department."""
+        return self._department_ids_under(self.hr_paths)
+
+    def _department_ids_under(self, roots: tuple[str, ...]) -> list[int] | None:
+        if not roots or self.employee is None:
             return []
         departments = Department.objects.filter(organisation_id=self.employee.organisation_id)
         paths = list(departments.values_list("pk", "path"))
-        within = [pk for pk, path in paths if path.startswith(self.department_paths)]
+        within = [pk for pk, path in paths if path.startswith(roots)]
         return None if len(within) == len(paths) else within
 
     @property

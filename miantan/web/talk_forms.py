@@ -18,6 +18,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from miantan.interviews.enums import Topic, Urgency
+from miantan.interviews.queries import SlotOffer
 from miantan.interviews.services import MAX_MESSAGE, TalkRequest
 from miantan.people.models import Employee
 from miantan.scheduling.slots import RankedSlot
@@ -237,10 +238,16 @@ class WeekDay:
     past: bool
 
 
-def slot_calendar(ranked: Sequence[RankedSlot]) -> dict[str, Any]:
-    """What a slot list shows: the slots (best first), by day, and the weeks they fall in."""
-    slots = _slot_views(ranked)
-    return {"slots": slots, "days": _days(slots), "weeks": _weeks(slots)}
+def slot_calendar(offer: SlotOffer | None) -> dict[str, Any]:
+    """What a slot list shows: the slots (best first), by day, the weeks they fall in, and
+    the years without holiday data in which none could be offered."""
+    slots = _slot_views(offer.slots if offer else [])
+    return {
+        "slots": slots,
+        "days": _days(slots),
+        "weeks": _weeks(slots),
+        "unknown_years": offer.unknown_years if offer else [],
+    }
 
 
 def _slot_views(ranked: Sequence[RankedSlot]) -> list[SlotView]:

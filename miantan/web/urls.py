@@ -11,6 +11,7 @@ from .views import (
     me,
     people,
     profile,
+    talk_request,
     talks,
 )
 
@@ -32,7 +33,7 @@ urlpatterns = [
     path("calendar/<str:token>.ics", calendar.calendar_feed, name="calendar_feed"),
     path("talks/<int:talk_id>/invite.ics", calendar.talk_invite, name="talk_ics"),
     path("talks/", talks.talks, name="talks"),
-    path("talks/new/", talks.talk_new, name="talk_new"),
+    path("talks/new/", talk_request.talk_new, name="talk_new"),
     path("talks/<int:talk_id>/", talks.talk_detail, name="talk_detail"),
     path("talks/<int:talk_id>/propose/", talks.talk_propose, name="talk_propose"),
     path("talks/<int:talk_id>/accept/", talks.talk_accept, name="talk_accept"),

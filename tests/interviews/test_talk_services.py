@@ -14,7 +14,7 @@ from miantan.audit.models import AuditEvent
 from miantan.core.errors import ConflictError
 from miantan.interviews.enums import Initiation, ProposalState, TalkEvent, TalkState
 from miantan.interviews.models import Proposal, Talk, TalkActivity
-from miantan.interviews.queries import calendar_limits, inbox_of, slots_for, talks_visible_to
+from miantan.interviews.queries import inbox_of, offer_slots, slots_for, talks_visible_to
 from miantan.interviews.services import (
     InvalidTalk,
     TalkRequest,
@@ -371,7 +371,7 @@ def test_no_slot_is_offered_in_a_year_whose_holidays_are_not_loaded(ward: Hospit
     starts = [slot.start for slot in slots_for(talk, limit=40)]
 
     assert starts and all(start.astimezone(at(MONDAY, 0).tzinfo).year == 2026 for start in starts)
-    assert calendar_limits(talk) == [2027]
+    assert offer_slots(talk).unknown_years == [2027]
     with pytest.raises(TimeConflict) as raised:
         propose_time(talk, actor=ward.head_nurse.user, start=at(date(2027, 1, 4), 9))
     assert "calendar_unknown" in {c["reason"] for c in raised.value.conflicts}

@@ -12,29 +12,25 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import AwareDatetime, ValidationError
 
-from miantan.audit.enums import Outcome
-from miantan.audit.services import record
 from miantan.interviews import services
 from miantan.interviews.enums import TalkState, Topic, Urgency
 from miantan.interviews.models import Proposal, Talk, TalkActivity
 from miantan.interviews.queries import (
+    access_person_to_ask,
     access_talk,
+    access_talk_to_act_on,
     inbox_of,
     people_to_ask,
     slots_for,
     talks_visible_to,
 )
-from miantan.interviews.rules import can_act_on_talk, can_request_talk_with
-from miantan.people.enums import EmploymentStatus
-from miantan.people.models import Employee
 from miantan.people.scopes import scope_for
 from miantan.scheduling.slots import RankedSlot
 
@@ -320,7 +316,7 @@ def get_talk(request: HttpRequest, talk_id: int) -> object:
 )
 def talk_slots(request: HttpRequest, talk_id: int) -> object:
     """The best times for the talk, for its two people (HR following the talk gets 403)."""
-    talk = _acting_on(request, talk_id, "interviews.talk.slots_viewed")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.slots_viewed")
     return [_slot(slot) for slot in slots_for(talk)]
 
 
@@ -335,7 +331,9 @@ def preview_slots(request: HttpRequest) -> object:
     the other person is not an active employee of my organisation, 403 when I may not ask
     them for a talk."""
     data = _parse(TalkDraftIn, request)
-    other = _person_to_ask(request, data.with_employee_id, "interviews.talk.slots_viewed")
+    other = access_person_to_ask(
+        request.user, data.with_employee_id, action="interviews.talk.slots_viewed"
+    )
     draft = services.draft_talk(other, requester=request.user, details=_details(data))
     return [_slot(slot) for slot in slots_for(draft)]
 
@@ -347,7 +345,9 @@ def request_talk(request: HttpRequest) -> object:
     """Ask for a talk, optionally proposing a time (`slot`). A time that does not suit
     everyone answers 409 with the conflicts, unless `accept_conflicts`."""
     data = _parse(TalkRequestIn, request)
-    other = _person_to_ask(request, data.with_employee_id, "interviews.talk.requested")
+    other = access_person_to_ask(
+        request.user, data.with_employee_id, action="interviews.talk.requested"
+    )
     slot = None
     if data.slot is not None:
         slot = (data.slot.start, data.slot.start + timedelta(minutes=data.duration_minutes))
@@ -371,7 +371,7 @@ def request_talk(request: HttpRequest) -> object:
 )
 def propose_time(request: HttpRequest, talk_id: int) -> object:
     """Propose a time: the first, a counter-proposal, or a new time for a scheduled talk."""
-    talk = _acting_on(request, talk_id, "interviews.talk.proposed")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.proposed")
     data = _parse(ProposalIn, request)
     services.propose_time(
         talk, actor=request.user, start=data.start, accept_conflicts=data.accept_conflicts
@@ -382,7 +382,7 @@ def propose_time(request: HttpRequest, talk_id: int) -> object:
 @router.post("/talks/{int:talk_id}/accept", response={200: TalkDetailOut, **REFUSED})
 def accept_time(request: HttpRequest, talk_id: int) -> object:
     """Accept the other side's open proposal: the talk is scheduled (or moved) to it."""
-    talk = _acting_on(request, talk_id, "interviews.talk.accepted")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.accepted")
     return services.accept_time(talk, actor=request.user)
 
 
@@ -393,7 +393,7 @@ def accept_time(request: HttpRequest, talk_id: int) -> object:
 )
 def decline_talk(request: HttpRequest, talk_id: int) -> object:
     """Say no to an open request, with a reason (required)."""
-    talk = _acting_on(request, talk_id, "interviews.talk.declined")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.declined")
     data = _parse(ReasonIn, request)
     return services.decline_talk(talk, actor=request.user, reason=data.reason)
 
@@ -405,7 +405,7 @@ def decline_talk(request: HttpRequest, talk_id: int) -> object:
 )
 def cancel_talk(request: HttpRequest, talk_id: int) -> object:
     """Call the talk off before it is held; a booked time gets a calendar cancellation."""
-    talk = _acting_on(request, talk_id, "interviews.talk.cancelled")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.cancelled")
     data = _parse(ReasonIn, request)
     return services.cancel_talk(talk, actor=request.user, reason=data.reason)
 
@@ -413,7 +413,7 @@ def cancel_talk(request: HttpRequest, talk_id: int) -> object:
 @router.post("/talks/{int:talk_id}/start", response={200: TalkDetailOut, **REFUSED})
 def start_talk(request: HttpRequest, talk_id: int) -> object:
     """Open the talk's record, from 30 minutes before its time."""
-    talk = _acting_on(request, talk_id, "interviews.talk.started")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.started")
     return services.start_talk(talk, actor=request.user)
 
 
@@ -424,62 +424,12 @@ def start_talk(request: HttpRequest, talk_id: int) -> object:
 )
 def update_agenda(request: HttpRequest, talk_id: int) -> object:
     """Replace the agenda with these items, in this order, until the talk starts."""
-    talk = _acting_on(request, talk_id, "interviews.talk.agenda_edited")
+    talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.agenda_edited")
     data = _parse(AgendaIn, request)
     return services.update_agenda(talk, actor=request.user, items=data.items)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _acting_on(request: HttpRequest, talk_id: int, action: str) -> Talk:
-    """The talk, if the user takes part in it: 404 when out of sight, 403 (audited as
-    `action` denied) for those who may only follow it."""
-    talk = access_talk(request.user, talk_id)
-    if not can_act_on_talk.test(request.user, talk):
-        record(
-            action,
-            actor=request.user,
-            outcome=Outcome.DENIED,
-            obj=talk,
-            subject_id=talk.employee_id,
-            organisation_id=talk.organisation_id,
-        )
-        raise PermissionDenied
-    return talk
-
-
-def _person_to_ask(request: HttpRequest, employee_id: int, action: str) -> Employee:
-    """The other person of a new talk: an active employee of the user's organisation, else
-    404; 403 when the user may not ask them (rules.can_request_talk_with). Not
-    `employees_visible_to`: an employee asks their manager, whose record they do not see.
-    Refusals are audited as `action` denied."""
-    own = scope_for(request.user).employee
-    other = None
-    if own is not None and own.is_active:
-        other = (
-            Employee.objects.filter(
-                pk=employee_id,
-                organisation_id=own.organisation_id,
-                status=EmploymentStatus.ACTIVE,
-            )
-            .select_related("department", "organisation")
-            .first()
-        )
-    if other is None or not can_request_talk_with.test(request.user, other):
-        record(
-            action,
-            actor=request.user,
-            outcome=Outcome.DENIED,
-            object_type="people.employee",
-            object_id=str(employee_id)[:64],
-            subject_id=other.pk if other is not None else None,
-            organisation_id=own.organisation_id if own is not None else None,
-        )
-        if other is None:
-            raise Http404
-        raise PermissionDenied
-    return other
 
 
 def _details(data: TalkDraftIn) -> services.TalkRequest:
