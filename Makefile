@@ -3,21 +3,24 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+# PORT reaches the server and the settings (links in mail follow it unless MIANTAN_BASE_URL is set).
+export PORT ?= 8000
+# The demo settings: DEBUG off, mail in var/mail/; DJANGO_SETTINGS_MODULE=config.settings.dev for DEBUG.
+export DJANGO_SETTINGS_MODULE ?= config.settings.demo
 
-.PHONY: run test ci lint typecheck format bench migrate seed messages translations install sysdeps sysdeps-test clean help
+.PHONY: run test ci lint typecheck format bench mutation migrate seed messages translations install sysdeps sysdeps-test clean help
 
 help:
 	@echo "make run    install, migrate, load the demo organisation, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test   install what tests need and run the whole suite"
 	@echo "make ci     what CI runs: lint, types, migrations check, messages, tests"
 	@echo "make bench  benchmarks; writes bench/results.json"
+	@echo "make mutation  mutation testing of rules, audit, scopes, slots; scores in bench/results.json"
 
 # --- installation ---------------------------------------------------------------------------
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip uv
+	@$(PY) -m pip install --quiet --quiet --upgrade pip uv
 	@$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock
 	@$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
@@ -67,6 +70,7 @@ test: install sysdeps-test
 lint: $(VENV)/.installed
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.installed
 	@$(VENV)/bin/ruff format .
@@ -82,6 +86,10 @@ ci: install lint typecheck
 
 bench: install
 	@$(PY) bench/run.py $(BENCH_ARGS)
+
+# Small deliberate bugs in the rules, audit, scope and slot modules: do the tests notice them?
+mutation: $(VENV)/.installed
+	@$(PY) bench/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf var/test-media .pytest_cache .mypy_cache .ruff_cache

@@ -2,11 +2,13 @@
 
 For each database, in a child process of its own: a fresh database (SQLite in
 var/bench/slots.sqlite3; PostgreSQL `miantan_bench_slots`), `migrate`, then one organisation
-with 40 doctors in Asia/Shanghai: default working hours (08:00–12:00, 14:00–17:30 on
-weekdays), a 28-day roster each (白班, 夜班 20:00–08:00, 值班, 手术日, 休 in a random rota)
-and 3 calendar busy blocks a week. Then, for 500 random pairs over 28 days:
+with 40 doctors in Asia/Shanghai: default working hours (08:00–12:00, 14:00–17:00 on
+weekdays), a 28-day roster each (an eight-day rota of 夜班 20:00–08:00, 休, 白班, 手术日 and
+值班 at a random offset) and 3 calendar busy blocks a week. Then, for 500 random pairs over
+28 days:
 
-- `availability_load_ms`: `load_availability` of the pair from the database (5 queries);
+- `availability_load_ms`: `load_availability` of the pair from the database (6 queries, and
+  one for booked talks);
 - `two_person_28_days_ms`: `find_slots` on the loaded availability, 60 minutes, hard
   constraints (working hours, no duty days, 8 h rest after nights, 15 min buffer, cap 3 a day)
   and soft preferences (before 10:00, not on a surgery day, earliest, spread), top 5.

@@ -11,6 +11,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
 ]
 
+# A request refused for its Host header never reached the language middleware.
+handler400 = "miantan.web.views.errors.bad_request"
+
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

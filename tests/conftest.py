@@ -1,12 +1,16 @@
-"""Fixtures shared by every test: the personas, signed-in clients, the browser set-up."""
+"""Fixtures shared by every test: the personas, signed-in clients, the clock, the browser
+set-up."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -18,6 +22,38 @@ from tests.personas import Hospital, OtherOrganisation, build_hospital, build_ot
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
 
 CHROMIUM = "/usr/bin/chromium"
+# Browser tests run on a clock that moves from here (a Monday morning in Beijing), so that
+# what their pages show does not depend on the day the suite runs.
+BROWSER_START = datetime(2026, 11, 2, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+# `MIANTAN_TEST_TODAY=2027-03-15 make test` runs the suite as if the machine's date were that
+# day (the time of day is kept, the clock moves): no test may pass or fail because of it.
+TODAY_VARIABLE = "MIANTAN_TEST_TODAY"
+_MACHINE_DATE = pytest.StashKey[Any]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    today = os.environ.get(TODAY_VARIABLE, "").strip()
+    if not today:
+        return
+    try:
+        day = date.fromisoformat(today)
+    except ValueError as error:
+        raise pytest.UsageError(f"{TODAY_VARIABLE} must be a date such as 2027-03-15") from error
+    now = datetime.now(UTC)
+    traveller = time_machine.travel(datetime.combine(day, now.timetz()), tick=True)
+    traveller.start()
+    config.stash[_MACHINE_DATE] = traveller
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = config.stash.get(_MACHINE_DATE, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    today = os.environ.get(TODAY_VARIABLE, "").strip()
+    return f"machine date moved to {today} ({TODAY_VARIABLE})" if today else None
 
 
 @pytest.fixture
@@ -51,6 +87,17 @@ def _default_language_and_time_zone() -> Iterator[None]:
 
 
 # --- browser tests (pytest-playwright with the system's chromium) ---------------------------
+
+
+@pytest.fixture(autouse=True)
+def _browser_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every browser test starts at BROWSER_START and the clock runs from there, in the test
+    and in the live server's thread alike (a test may still freeze a moment of its own)."""
+    if request.node.get_closest_marker("browser") is None:
+        yield
+        return
+    with time_machine.travel(BROWSER_START, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 The hospital (市第一人民医院):
 
     市第一人民医院 (root)            executive 钱进 (no reports), HR partner 孙丽 (hr on the root)
-    ├── 人力资源部                    孙丽
+    ├── 人力资源部                    孙丽, HR partner 陈静 (hr on 心内科 only)
     ├── 信息科                        admin 郑毅
     ├── 内科
     │   └── 心内科                    head 张伟 (department_head on 心内科), doctor 李明 → 张伟
@@ -40,6 +40,7 @@ class Hospital:
     cardiology_nursing: Department
     emergency: Department
     hr_partner: Employee
+    hr_cardiology: Employee
     head: Employee
     doctor_li: Employee
     head_nurse: Employee
@@ -57,6 +58,8 @@ class Hospital:
             "HR": self.hr_partner,
             "executive": self.executive,
             "admin": self.admin,
+            "department HR": self.hr_cardiology,
+            "nurse": self.nurse_wang,
         }[role]
 
 
@@ -100,6 +103,7 @@ def build_hospital() -> Hospital:
     executive = person("H0001", "钱进", "exec.qian", root)
     hr_partner = person("H0002", "孙丽", "hr.sun", hr_department)
     admin = person("H0003", "郑毅", "admin.zheng", it)
+    hr_cardiology = person("H0004", "陈静", "hr.chen", hr_department)
     head = person("H0010", "张伟", "head.zhang", cardiology, position=physician)
     doctor_li = person("H0011", "李明", "doctor.li", cardiology, position=doctor, manager=head)
     head_nurse = person("H0012", "周敏", "headnurse.zhou", cardiology_nursing, manager=head)
@@ -111,6 +115,7 @@ def build_hospital() -> Hospital:
     RoleAssignmentFactory(employee=executive, role=Role.EXECUTIVE)
     RoleAssignmentFactory(employee=hr_partner, role=Role.HR, department=root)
     RoleAssignmentFactory(employee=admin, role=Role.ADMIN)
+    RoleAssignmentFactory(employee=hr_cardiology, role=Role.HR, department=cardiology)
     RoleAssignmentFactory(employee=head, role=Role.DEPARTMENT_HEAD, department=cardiology)
     return Hospital(
         organisation=org,
@@ -122,6 +127,7 @@ def build_hospital() -> Hospital:
         cardiology_nursing=cardiology_nursing,
         emergency=emergency,
         hr_partner=_fresh(hr_partner),
+        hr_cardiology=_fresh(hr_cardiology),
         head=_fresh(head),
         doctor_li=_fresh(doctor_li),
         head_nurse=_fresh(head_nurse),

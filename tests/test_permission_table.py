@@ -3,28 +3,39 @@
 The markdown table is the single source of truth; this module only parses it. A new URL
 without a row, a row for a URL that no longer exists, or an answer that differs from the table
 fails here.
+
+Write rows (POST, PUT) send a valid body (`BODIES`, by URL name), so that what they test is
+permission, not validation: a role that is allowed gets 2xx or 3xx, everyone else 403, 404 or
+the sign-in page, never 400. The clock stands still at `NOW` for the whole module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from miantan.interviews.enums import TalkState
+from miantan.interviews.enums import TalkState, Topic
 from miantan.interviews.models import Proposal, ReviewCycle, Talk
+from miantan.interviews.rules import can_request_talk_with
 from miantan.metrics.models import EvidenceEntry, Kpi, KpiAssignment, MetricsImport
 from miantan.notifications.models import Notification
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
-from tests.factories import EmployeeFactory, api_token_for
+from miantan.scheduling.models import HolidayOverride, ShiftCode
+from tests.factories import PASSWORD, EmployeeFactory, api_token_for
 from tests.personas import (
     Hospital,
     OtherOrganisation,
@@ -33,8 +44,21 @@ from tests.personas import (
 )
 
 TABLE = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
-ROLES = ("anonymous", "employee", "manager", "department head", "HR", "executive", "admin")
+ROLES = (
+    "anonymous",
+    "employee",
+    "manager",
+    "department head",
+    "HR",
+    "executive",
+    "admin",
+    "department HR",
+    "nurse",
+)
 UNKNOWN_ID = 987654
+# A Tuesday morning in Beijing (01:00 UTC is 09:00 there); every date below is relative to it.
+NOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+WRITE_METHODS = frozenset({"POST", "PUT"})
 SIGN_IN = "/accounts/login/?next="
 ADMIN_SIGN_IN = "/admin/login/?next="
 # The admin site's own pages, besides those in the table, are covered by one rule (below).
@@ -93,6 +117,7 @@ class Route:
     route: str
     parameters: tuple[str, ...]
     module: str
+    callback: Any = None
 
 
 def project_routes() -> Iterator[Route]:
@@ -108,7 +133,7 @@ def project_routes() -> Iterator[Route]:
             elif isinstance(pattern, URLPattern):
                 name = f"{namespace}:{pattern.name}".lstrip(":") if pattern.name else route
                 module = getattr(pattern.callback, "__module__", "") or ""
-                yield Route(name, route, params + own, module)
+                yield Route(name, route, params + own, module, pattern.callback)
 
     yield from walk(get_resolver().url_patterns, "", "", ())
 
@@ -150,6 +175,7 @@ class World:
         chosen = {
             "employee_id": self._employee,
             "assignment_id": self._assignment,
+            "kpi_id": self._kpi,
             "token_id": self._token,
             "import_id": self._import,
             "metrics_import_id": self._metrics_import,
@@ -159,6 +185,9 @@ class World:
             "notification_id": self._notification,
             "token": self._feed_token,
             "cycle_id": self._cycle,
+            "shift_code_id": self._shift_code,
+            "organisation_id": self._organisation,
+            "day_id": self._holiday_day,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int | str) else chosen.pk
 
@@ -185,6 +214,18 @@ class World:
     def _token(self, target: str, viewer: Employee | None) -> Any:
         owner = viewer if target == "own" and viewer is not None else self.hospital.zhao
         return api_token_for(owner)[0]
+
+    def _kpi(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand, inside the test's savepoint: 门诊量 of the hospital or of 星河科技."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        organisation = (
+            self.other.organisation if target == "foreign KPI" else self.hospital.organisation
+        )
+        kpi, _created = Kpi.objects.get_or_create(
+            organisation=organisation, code="outpatient_visits", defaults={"name": "门诊量"}
+        )
+        return kpi
 
     def _kpi_assignment(self, target: str, viewer: Employee | None) -> Any:
         """Made on demand, inside the test's savepoint: 门诊量 for 心内科, or one of 星河科技."""
@@ -252,10 +293,41 @@ class World:
         cycle.departments.set([self.other.department if foreign else self.hospital.root])
         return cycle
 
+    def _shift_code(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand: the hospital's 夜班 (retired or not), or 星河科技's 早班."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target == "foreign shift code"
+        return ShiftCode.objects.create(
+            organisation=self.other.organisation if foreign else self.hospital.organisation,
+            code="早班" if foreign else "夜班",
+            start=time(6) if foreign else time(20),
+            end=time(14) if foreign else time(8),
+            kind="day" if foreign else "night",
+            retired_at=timezone.now() if target == "retired shift code" else None,
+        )
+
+    def _holiday_day(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand: a company day off the hospital set, or one of 星河科技."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target == "foreign holiday day"
+        return HolidayOverride.objects.create(
+            organisation=self.other.organisation if foreign else self.hospital.organisation,
+            date=date(2027, 3, 8),
+            kind="holiday",
+            name="公司年会",
+        )
+
+    def _organisation(self, target: str, viewer: Employee | None) -> Any:
+        return {"hospital": self.hospital.organisation, "unknown": UNKNOWN_ID}[target]
+
     def _feed_token(self, target: str, viewer: Employee | None) -> str:
         return "cal_unknown-token"
 
     def _import(self, target: str, viewer: Employee | None) -> Any:
+        if target == "checked import":
+            return checked_import(self.hospital.organisation, self.hospital.hr_partner.user)
         return {"own": self.own_import, "foreign": self.foreign_import}[target]
 
     def _metrics_import(self, target: str, viewer: Employee | None) -> Any:
@@ -282,6 +354,25 @@ def finished_import(organisation: Any, uploaded_by: Any) -> OrgImport:
         total_rows=1,
         processed_rows=1,
         report={"errors": [], "changes": [], "summary": {}},
+    )
+
+
+def checked_import(organisation: Any, uploaded_by: Any) -> OrgImport:
+    """Made on demand: an import that places a new department and waits for confirmation."""
+    return OrgImport.objects.create(
+        organisation=organisation,
+        uploaded_by=uploaded_by,
+        file="imports/org/tests.csv",
+        original_name="花名册.csv",
+        status="checked",
+        total_rows=1,
+        processed_rows=1,
+        report={
+            "errors": [],
+            "changes": [],
+            "summary": {},
+            "inferred_signature": [["体检中心", "H"]],
+        },
     )
 
 
@@ -325,8 +416,284 @@ def finished_metrics_import(organisation: Any, uploaded_by: Any) -> MetricsImpor
     )
 
 
+# --- the bodies of the write rows ------------------------------------------------------------
+#
+# By URL name: a function of (world, viewer) giving form data (files as uploads) for a page, or
+# the JSON body for an API operation. A body is valid for whoever may do the thing, so that the
+# answer says who may, not whether the input was complete. It may create what it names: it runs
+# inside the test's savepoint.
+
+Body = Callable[["World", Employee | None], dict[str, Any]]
+
+# Writes that take no input: the URL says everything.
+WITHOUT_INPUT = frozenset(
+    {
+        "web:evidence_remove",
+        "web:revoke_role",
+        "web:kpi_assignment_remove",
+        "web:holiday_day_remove",
+        "web:org_import_confirm",
+        "web:org_import_discard",
+        "web:talk_accept",
+        "web:talk_start",
+        "web:calendar_token_create",
+        "web:calendar_token_revoke",
+        "web:notification_read",
+        "web:cycle_launch",
+        "accounts:logout",
+        "accounts:revoke_token",
+        "api-v1:accept_time",
+        "api-v1:start_talk",
+        "web:shift_code_retire",
+        "web:shift_code_reinstate",
+    }
+)
+
+LAST_WEEK = "2026-03-03"
+NEXT_MONDAY_10 = "2026-03-16T10:00:00+08:00"
+
+
+def _hospital_kpi(world: World) -> Kpi:
+    kpi, _created = Kpi.objects.get_or_create(
+        organisation=world.hospital.organisation,
+        code="outpatient_visits",
+        defaults={"name": "门诊量", "name_en": "Outpatient visits"},
+    )
+    return kpi
+
+
+def _someone_to_ask(world: World, viewer: Employee | None) -> Employee:
+    """A person the viewer may ask for a talk, as the request page offers them."""
+    hospital = world.hospital
+    candidates = [hospital.nurse_wang, hospital.head_nurse, hospital.head, hospital.hr_partner]
+    if viewer is None:
+        return candidates[0]
+    return next(c for c in candidates if can_request_talk_with.test(viewer.user, c))
+
+
+def _evidence(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {"kind": "positive", "happened_on": LAST_WEEK, "text": "夜班独立完成抢救，记录完整"}
+
+
+def _org_file(world: World, viewer: Employee | None) -> dict[str, Any]:
+    rows = "工号,姓名,部门,上级工号,岗位\nH0014,刘洋,心内科护理组,H0012,护士\n"
+    return {"file": SimpleUploadedFile("组织架构.csv", rows.encode(), "text/csv")}
+
+
+def _metrics_file(world: World, viewer: Employee | None) -> dict[str, Any]:
+    _hospital_kpi(world)
+    rows = "工号,指标,周期,实际值\nH0011,outpatient_visits,2026-02,412\n"
+    return {"file": SimpleUploadedFile("门诊量.csv", rows.encode(), "text/csv")}
+
+
+def _busy_file(world: World, viewer: Employee | None) -> dict[str, Any]:
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Hospital//Calendar//ZH\r\n"
+        "BEGIN:VEVENT\r\nUID:ward-round-1@hospital.test\r\nDTSTAMP:20260301T000000Z\r\n"
+        "DTSTART:20260312T010000Z\r\nDTEND:20260312T020000Z\r\nSUMMARY:查房\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    return {"file": SimpleUploadedFile("calendar.ics", ics.encode(), "text/calendar")}
+
+
+def _talk_request(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """The last step of the request page, with everything the earlier steps carried."""
+    return {
+        "step": "3",
+        "go": "send",
+        "other": _someone_to_ask(world, viewer).pk,
+        "topic": Topic.QUARTERLY_REVIEW,
+        "duration_minutes": 45,
+        "urgency": "normal",
+        "message": "想聊聊下季度的排班",
+        "slot": "none",
+    }
+
+
+def _api_talk_request(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """A talk with 王芳: the relation decides (rules.relation_to), not the input."""
+    return {
+        "with_employee_id": world.hospital.nurse_wang.pk,
+        "topic": Topic.QUARTERLY_REVIEW,
+        "duration_minutes": 45,
+    }
+
+
+def _role_grant(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """周敏 becomes department head of 心内科护理组 (within both HR partners' subtrees)."""
+    return {
+        "employee_number": world.hospital.head_nurse.employee_number,
+        "role": "department_head",
+        "department": world.hospital.cardiology_nursing.pk,
+    }
+
+
+def _cycle(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "name": "2026 一季度绩效面谈",
+        "topic": Topic.QUARTERLY_REVIEW,
+        "period": "2026 Q1",
+        "departments": [world.hospital.cardiology.pk],
+        "window_start": "2026-03-16",
+        "window_end": "2026-03-27",
+        "duration_minutes": 45,
+    }
+
+
+def _shift_code_form(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "code": "夜班",
+        "name": "夜间班",
+        "name_en": "Night",
+        "start": "21:00",
+        "end": "08:00",
+        "overnight": "yes",
+        "kind": "night",
+    }
+
+
+def _holiday_file(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """The hospital's own 2027: three days off and a Saturday worked (not an official list)."""
+    year = {
+        "holidays": {"2027-01-01": "元旦", "2027-02-05": "春节", "2027-02-08": "春节"},
+        "working_days": ["2027-02-20"],
+    }
+    content = json.dumps({"years": {"2027": year}}, ensure_ascii=False).encode()
+    return {"file": SimpleUploadedFile("2027.json", content, "application/json")}
+
+
+def _working_hours(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """Monday to Friday 08:00–17:30 with lunch from 12:00 to 13:30."""
+    week: dict[str, Any] = {}
+    for day in range(5):
+        week |= {
+            f"d{day}_works": "on",
+            f"d{day}_start": "08:00",
+            f"d{day}_end": "17:30",
+            f"d{day}_break_start": "12:00",
+            f"d{day}_break_end": "13:30",
+        }
+    return week
+
+
+def _new_organisation(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "name": "仁和医院",
+        "slug": "renhe",
+        "time_zone": "Asia/Shanghai",
+        "weekdays": ["0", "1", "2", "3", "4"],
+        "start": "09:00",
+        "end": "18:00",
+        "break_start": "12:00",
+        "break_end": "13:00",
+    }
+
+
+def _first_administrator(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "name": "何静",
+        "employee_number": "H0900",
+        "username": "hospital.it.he",
+        "language": "zh-hans",
+        "password": "Violet-tiger-2027!",
+        "password_again": "Violet-tiger-2027!",
+    }
+
+
+def _kpi_assignment(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "kpi": _hospital_kpi(world).pk,
+        "department": world.hospital.emergency.pk,
+        "period_kind": "month",
+        "weight": "1",
+        "target": "300",
+    }
+
+
+def _pushed_values(world: World, viewer: Employee | None) -> dict[str, Any]:
+    _hospital_kpi(world)
+    value = {"employee_number": "H0011", "kpi": "outpatient_visits", "period": "2026-02"}
+    return {"values": [{**value, "value": "412"}]}
+
+
+def _sign_in(world: World, viewer: Employee | None) -> dict[str, Any]:
+    person = viewer or world.hospital.nurse_wang
+    return {"username": person.user.username, "password": PASSWORD}
+
+
+BODIES: dict[str, Body] = {
+    "accounts:login": _sign_in,
+    "web:evidence_create": _evidence,
+    "web:roles": _role_grant,
+    "web:org_import": _org_file,
+    "web:metrics_import": _metrics_file,
+    "web:kpi_pack_load": lambda world, viewer: {"pack": "hospital"},
+    "web:kpi_assignment_create": _kpi_assignment,
+    "web:kpi_assignment_update": lambda world, viewer: {"weight": "2", "target": "420"},
+    "web:kpi_range_update": lambda world, viewer: {"min_value": "0", "max_value": "1000"},
+    "web:talk_new": _talk_request,
+    "web:talk_propose": lambda world, viewer: {
+        "slot": "custom",
+        "custom_date": "2026-03-16",
+        "custom_time": "10:00",
+        "accept_conflicts": "on",
+    },
+    "web:talk_decline": lambda world, viewer: {"reason": "这两周都在手术排期里，月底再约"},
+    "web:talk_cancel": lambda world, viewer: {"reason": "已在科室例会上谈过"},
+    "web:talk_agenda": lambda world, viewer: {"agenda": "回顾一季度目标\n夜班安排"},
+    "web:calendar_busy_import": _busy_file,
+    "web:cycles": _cycle,
+    "web:shift_codes": _shift_code_form,
+    "web:shift_code_edit": _shift_code_form,
+    "web:working_hours": _working_hours,
+    "web:holiday_day_save": lambda world, viewer: {
+        "date": "2027-03-08",
+        "kind": "holiday",
+        "name": "公司年会",
+    },
+    "web:holiday_year_confirm": lambda world, viewer: {"year": "2027", "confirmed": "1"},
+    "web:holidays_upload": _holiday_file,
+    "web:setup": _new_organisation,
+    "web:setup_organisation": _first_administrator,
+    "accounts:language": lambda world, viewer: {"language": "en", "next": "/"},
+    "accounts:tokens": lambda world, viewer: {"name": "排班系统同步", "days": "90"},
+    "api-v1:record_evidence_entry": _evidence,
+    "api-v1:push_values": _pushed_values,
+    "api-v1:preview_slots": _api_talk_request,
+    "api-v1:request_talk": _api_talk_request,
+    "api-v1:propose_time": lambda world, viewer: {
+        "start": NEXT_MONDAY_10,
+        "accept_conflicts": True,
+    },
+    "api-v1:decline_talk": lambda world, viewer: {"reason": "这两周都在手术排期里，月底再约"},
+    "api-v1:cancel_talk": lambda world, viewer: {"reason": "已在科室例会上谈过"},
+    "api-v1:update_agenda": lambda world, viewer: {"items": ["回顾一季度目标", "夜班安排"]},
+}
+
+
+def send(client: Client, row: Row, url: str, world: World, viewer: Employee | None) -> Any:
+    """The row's request: with its body for a write, JSON for the API, a form for a page."""
+    make_body = BODIES.get(row.url_name) if row.method in WRITE_METHODS else None
+    if make_body is None:
+        return client.generic(row.method, url)
+    body = make_body(world, viewer)
+    if row.url_name.startswith("api-v1:"):
+        payload = json.dumps(body, cls=DjangoJSONEncoder)
+        return client.generic(row.method, url, payload, content_type="application/json")
+    assert row.method == "POST", f"{row.id}: pages take their forms by POST"
+    return client.post(url, body)
+
+
 @pytest.fixture(scope="module")
-def shared_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+def frozen_clock() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture(scope="module")
+def shared_world(
+    frozen_clock: None, django_db_setup: None, django_db_blocker: Any
+) -> Iterator[World]:
     """Built once for the few hundred requests below, like Django's setUpTestData: each test
     runs in a savepoint inside this transaction, so what one test changes the next never sees."""
     with django_db_blocker.unblock(), transaction.atomic():
@@ -376,7 +743,7 @@ def test_permission_table_answer(world: World, row: Row, role: str) -> None:
     assert bool(kwargs) == (row.target != "—"), f"{row.id}: target does not fit the URL"
     url = reverse(row.url_name, kwargs=kwargs)
 
-    response = client.generic(row.method, url)
+    response = send(client, row, url, world, viewer)
 
     expected = row.expected[role]
     location = response.get("Location", "")
@@ -403,6 +770,34 @@ def test_permission_table_lists_every_url_of_the_project() -> None:
     assert not missing, f"add these URLs to docs/permissions.md: {missing}"
 
 
+def _reads_a_form(callback: Any) -> bool:
+    """The view handles a POST: a class-based view with `post`, or a function that reads the
+    posted data or asks for the method."""
+    view_class = getattr(callback, "view_class", None)
+    if view_class is not None:
+        return hasattr(view_class, "post")
+    source = inspect.getsource(inspect.unwrap(callback))
+    return any(sign in source for sign in ("request.POST", "request.FILES", '"POST"'))
+
+
+def test_permission_table_lists_the_post_of_every_page_that_takes_a_form() -> None:
+    """A page whose form posts to its own URL (the roles page, the uploads, the tokens) needs
+    a POST row as well as its GET row."""
+    methods: dict[str, set[str]] = {}
+    for row in ROWS:
+        methods.setdefault(row.url_name, set()).add(row.method)
+    missing = [
+        route.name
+        for route in ROUTES.values()
+        if route.name in methods
+        and not route.name.startswith(("admin:", "api-v1:"))
+        and not methods[route.name] & WRITE_METHODS
+        and _reads_a_form(route.callback)
+    ]
+
+    assert not missing, f"add a POST row (and its body) for: {missing}"
+
+
 def test_permission_table_names_only_urls_that_exist() -> None:
     stale = sorted({row.url_name for row in ROWS} - set(ROUTES))
 
@@ -413,6 +808,33 @@ def test_permission_table_has_one_answer_per_role() -> None:
     for row in ROWS:
         assert len(row.expected) == len(ROLES), row.id
         assert row.method in {"GET", "POST", "PUT"}, row.id
+
+
+WRITE_ROWS = [row for row in ROWS if row.method in WRITE_METHODS]
+
+
+def test_permission_table_write_rows_send_a_body_or_take_no_input() -> None:
+    names = {row.url_name for row in WRITE_ROWS}
+    without = sorted(names - set(BODIES) - WITHOUT_INPUT)
+    both = sorted(set(BODIES) & WITHOUT_INPUT)
+    stale = sorted((set(BODIES) | WITHOUT_INPUT) - names)
+
+    assert not without, f"give these write rows a valid body in BODIES: {without}"
+    assert not both, f"a body for a write said to take no input: {both}"
+    assert not stale, f"BODIES or WITHOUT_INPUT name URLs without a write row: {stale}"
+
+
+def test_permission_table_write_rows_never_expect_a_validation_answer() -> None:
+    """400 (or 422) would test the input, not who may: the bodies are valid for everyone
+    allowed, so every answer is a success, a refusal, or the way to the sign-in page."""
+    validation = [
+        f"{row.id} as {role}"
+        for row in WRITE_ROWS
+        for role, answer in row.expected.items()
+        if answer in {"400", "422"}
+    ]
+
+    assert not validation, f"write rows that expect a validation answer: {validation}"
 
 
 ADMIN_INTERNAL = sorted(

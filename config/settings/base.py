@@ -1,9 +1,11 @@
 """Settings shared by every environment; every value that differs comes from the environment."""
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "ninja",
     "rules.apps.AutodiscoverRulesConfig",
     "django_tasks",
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "miantan.audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,10 +93,13 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 # SQLite is the embedded default; DATABASE_URL selects PostgreSQL (or another SQLite file).
+SILENCED_SYSTEM_CHECKS: list[str] = []
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'miantan.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The covering indexes (INCLUDE) are for PostgreSQL; SQLite uses them as plain indexes.
+    SILENCED_SYSTEM_CHECKS.append("models.W040")
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of
         # failing with "database is locked" half-way through a transaction.
@@ -130,8 +137,14 @@ SESSION_COOKIE_AGE = int(os.environ.get("MIANTAN_SESSION_SECONDS", 8 * 3600))
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Repeated failed sign-ins lock the account name for a while (per name, across addresses).
+# Password checks are counted before they are made: at most MIANTAN_LOGIN_MAX_FAILURES per
+# account name (from any address) and MIANTAN_LOGIN_MAX_FAILURES_PER_ADDRESS per client address
+# (over all names) within MIANTAN_LOGIN_LOCKOUT_SECONDS; the last one starts a lock of that
+# length. A successful sign-in clears the name's count and gives the address its check back.
 MIANTAN_LOGIN_MAX_FAILURES = int(os.environ.get("MIANTAN_LOGIN_MAX_FAILURES", 5))
+MIANTAN_LOGIN_MAX_FAILURES_PER_ADDRESS = int(
+    os.environ.get("MIANTAN_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
+)
 MIANTAN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MIANTAN_LOGIN_LOCKOUT_SECONDS", 15 * 60))
 
 # --- Internationalisation ---------------------------------------------------------------
@@ -158,11 +171,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# WhiteNoise hands each static file to the ASGI server as a synchronous file iterator, which
+# Django reads in a thread and warns about at the first file; the file is served either way.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators", category=Warning
+)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 # --- Background work ----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# An import claimed by a worker holds a lease that its worker renews while it runs; a lease
+# left to run out (the worker was killed) sends the import back for another attempt, up to
+# MIANTAN_IMPORT_ATTEMPTS, then marks it failed (core/leases.py).
+MIANTAN_IMPORT_LEASE_SECONDS = int(os.environ.get("MIANTAN_IMPORT_LEASE_SECONDS", 300))
+MIANTAN_IMPORT_ATTEMPTS = int(os.environ.get("MIANTAN_IMPORT_ATTEMPTS", 3))
 
 # --- Mail ---------------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
@@ -171,11 +194,46 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "miantan@localhost")
+# The local mailbox (miantan.notifications.mailbox.MailboxBackend, used by `make run`): one
+# .eml file per mail in this folder.
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
 
 # --- Encryption at rest: key ring "id:base64key,id:base64key", first is current -------------
 MIANTAN_DATA_KEYS = os.environ.get("MIANTAN_DATA_KEYS", "")
 
+# --- Audit trail: signing keys held outside the database (miantan/audit/keys.py) -------------
+# "id:base64-32-byte-key[,older-id:key…]", first is current, or a file holding the same.
+# Unset: a key derived from SECRET_KEY (development, tests); `check --deploy` refuses that.
+MIANTAN_AUDIT_KEYS = os.environ.get("MIANTAN_AUDIT_KEYS", "")
+MIANTAN_AUDIT_KEYS_FILE = os.environ.get("MIANTAN_AUDIT_KEYS_FILE", "")
+# A signed checkpoint of the chain's head every this many events (0: only on command), also
+# appended to this file, which should be copied off the machine (empty: database only).
+MIANTAN_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("MIANTAN_AUDIT_CHECKPOINT_EVERY", 1000))
+MIANTAN_AUDIT_CHECKPOINT_FILE = os.environ.get(
+    "MIANTAN_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+
 # --- Security -----------------------------------------------------------------------------
+# Content-Security-Policy (django-csp): scripts, stylesheets, images, fonts and requests only
+# from this site; no inline <script>, no eval, no event-handler attributes, no <style>
+# elements, no framing. Inline style attributes are allowed (style-src-attr): progress bars
+# and chart sizes are set with them and ECharts draws its tooltips with them; they run no code
+# and, with every source limited to this site, load nothing from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -208,5 +266,14 @@ MIANTAN_REQUEST_SLA_HOURS = int(os.environ.get("MIANTAN_REQUEST_SLA_HOURS", 48))
 MIANTAN_REQUEST_EXPIRY_HOURS = int(os.environ.get("MIANTAN_REQUEST_EXPIRY_HOURS", 168))
 # Hours before a booked talk that both sides are reminded to prepare (A8).
 MIANTAN_PREPARATION_HOURS = int(os.environ.get("MIANTAN_PREPARATION_HOURS", 24))
-# Where people open Miantan: the links in mails and calendar entries are built on it.
-MIANTAN_BASE_URL = os.environ.get("MIANTAN_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Start pages ----------------------------------------------------------------------------
+# A manager's start page lists the team members without a talk for this many weeks (F1).
+MIANTAN_TEAM_TALK_WEEKS = int(os.environ.get("MIANTAN_TEAM_TALK_WEEKS", 12))
+# Aggregates (executives) leave out groups of fewer people than this, so nobody is singled out.
+MIANTAN_AGGREGATE_MIN_GROUP = int(os.environ.get("MIANTAN_AGGREGATE_MIN_GROUP", 5))
+# Where people open Miantan: the links in mails and calendar entries are built on it. Unset,
+# it is the address `make run` serves on (PORT, default 8000).
+MIANTAN_BASE_URL = (
+    os.environ.get("MIANTAN_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}"
+).rstrip("/")

@@ -6,6 +6,8 @@ from .base import *
 
 SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
 MIANTAN_DATA_KEYS = "bench:YmVuY2gtZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2RlZiE="
+# Checkpoints stay in the database: the file under var/ belongs to the development database.
+MIANTAN_AUDIT_CHECKPOINT_FILE = ""
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

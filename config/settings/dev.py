@@ -1,4 +1,7 @@
-"""Local development and the embedded single-machine setup started by `make run`."""
+"""Local development: DEBUG on by default, a per-checkout secret key, the local mailbox.
+
+`make run` uses `config.settings.demo`, which builds on this one with DEBUG off.
+"""
 
 from .base import *
 
@@ -14,6 +17,11 @@ if not SECRET_KEY:
     SECRET_KEY = _key_file.read_text().strip()
 if not MIANTAN_DATA_KEYS:
     MIANTAN_DATA_KEYS = "dev:ZGV2LWRhdGEta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE="
+# Static files are served by WhiteNoise from where they are (app folders, node_modules), with
+# or without DEBUG; nothing is collected, so there is no STATIC_ROOT to look at.
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
+# Mail is written to the local mailbox (EMAIL_FILE_PATH, var/mail/), one .eml file per mail;
+# EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend sends it to EMAIL_HOST instead.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "miantan.notifications.mailbox.MailboxBackend")

@@ -2,12 +2,22 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from miantan.core.secret_strength import data_keys_problem, secret_key_problem
+
 from .base import *
 
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment")
-if not MIANTAN_DATA_KEYS:
-    raise ImproperlyConfigured("MIANTAN_DATA_KEYS must be set in the environment")
+# Refused at start, not only by `check --deploy`: an example or weak secret would sign the
+# sessions and encrypt the data of a real installation. The same rules as the deploy checks.
+if _problem := secret_key_problem(SECRET_KEY):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is refused: {_problem}. Generate one with: python3 -c 'import secrets;"
+        " print(secrets.token_urlsafe(50))'"
+    )
+if _problem := data_keys_problem(MIANTAN_DATA_KEYS):
+    raise ImproperlyConfigured(
+        f"MIANTAN_DATA_KEYS is refused: {_problem}. Expected id:base64-key[,older-id:key…]"
+        " with random keys of 32 bytes; see .env.example."
+    )
 
 DEBUG = False
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -21,4 +31,4 @@ EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 # Submitting the domain to browsers' HSTS preload list is the operator's decision; until they
 # opt in with SECURE_HSTS_PRELOAD=true the deploy check's reminder about it is not a defect.
 if not SECURE_HSTS_PRELOAD:
-    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W021"]

@@ -4,6 +4,8 @@ from .base import *
 
 SECRET_KEY = "test-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
 MIANTAN_DATA_KEYS = "test:dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmISE="
+# Checkpoints stay in the database: the file under var/ belongs to the development database.
+MIANTAN_AUDIT_CHECKPOINT_FILE = ""
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

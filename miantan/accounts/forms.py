@@ -1,43 +1,61 @@
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import services
 
 
 class SignInForm(AuthenticationForm):
-    """Django's sign-in form with a lockout after repeated failures."""
+    """Django's sign-in form; every password check is counted before it is made."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("The user name or password is not correct."),
-        "locked_out": _(
-            "Too many failed attempts. This account is locked for %(minutes)s minutes."
-        ),
         "inactive": _("This account is no longer active."),
     }
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
-        if username and services.is_locked_out(username):
-            from django.conf import settings
-
-            raise forms.ValidationError(
-                self.error_messages["locked_out"],
-                code="locked_out",
-                params={"minutes": settings.MIANTAN_LOGIN_LOCKOUT_SECONDS // 60},
-            )
+        password = self.cleaned_data.get("password")
+        if not (username and password):
+            return super().clean()
+        lockout = services.reserve_password_check(username, ip=self.client_address)
+        if lockout is not None:
+            services.note_refused_login(username, lockout=lockout)
+            raise forms.ValidationError(locked_out_message(lockout), code="locked_out")
         try:
             return super().clean()
         except forms.ValidationError:
-            if username:
-                ip = self.request.META.get("REMOTE_ADDR") if self.request else None
-                services.note_failed_login(username, ip=ip)
+            services.note_failed_login(username)
             raise
+
+    @property
+    def client_address(self) -> str | None:
+        return self.request.META.get("REMOTE_ADDR") if self.request else None
+
+
+def locked_out_message(lockout: services.Lockout) -> str:
+    """When to try again, in the viewer's time zone, and in how many minutes."""
+    now = timezone.now()
+    minutes = max(1, math.ceil((lockout.until - now).total_seconds() / 60))
+    until = timezone.localtime(lockout.until)
+    shown = (
+        formats.time_format(until, "H:i")
+        if until.date() == timezone.localtime(now).date()
+        else formats.date_format(until, "Y-m-d H:i")
+    )
+    return ngettext(
+        "Too many sign-in attempts. Try again at %(time)s, in %(minutes)s minute.",
+        "Too many sign-in attempts. Try again at %(time)s, in %(minutes)s minutes.",
+        minutes,
+    ) % {"time": shown, "minutes": minutes}
 
 
 class TokenForm(forms.Form):

@@ -5,19 +5,24 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class FailedLogin(models.Model):
-    """One failed sign-in; recent rows for a name decide whether it is locked out."""
+class SignInLimit(models.Model):
+    """Password checks counted for one account name or one client address.
 
-    username = models.CharField(max_length=150, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    A check is counted before the password is hashed, by one conditional UPDATE, so that
+    simultaneous attempts cannot all pass a count that none of them has written yet. The key
+    is a digest, so what people typed into the name field is not kept.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    checks = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        verbose_name = _("failed sign-in")
-        verbose_name_plural = _("failed sign-ins")
+        verbose_name = _("sign-in limit")
+        verbose_name_plural = _("sign-in limits")
 
     def __str__(self) -> str:
-        return f"{self.username} @ {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.key[:8]}… {self.checks} until {self.window_ends_at:%Y-%m-%d %H:%M}"
 
 
 class ApiToken(models.Model):

@@ -27,7 +27,7 @@ class SignInView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        services.note_successful_login(form.get_user())
+        services.note_successful_login(form.get_user(), ip=self.request.META.get("REMOTE_ADDR"))
         employee = scope_for(form.get_user()).employee
         if employee is not None:
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, employee.language, samesite="Lax")

@@ -1,33 +1,15 @@
-"""The canonical form of an audit event and its chained hash."""
+"""What of an audit event is signed, and its link in the keyed chain (miantan.core.chain)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime
 from typing import Any
 
-GENESIS = "0" * 64
+from miantan.core.chain import GENESIS, KeyRing, Link, link_hash
 
+__all__ = ["CHAIN", "GENESIS", "HASHED_FIELDS", "event_fields", "event_hash", "event_link"]
 
-def canonical(fields: dict[str, Any]) -> bytes:
-    def encode(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat(timespec="microseconds")
-        return value
-
-    return json.dumps(
-        {key: encode(value) for key, value in fields.items()},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    ).encode()
-
-
-def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(fields)).hexdigest()
-
+# The name of the audit trail in its checkpoints.
+CHAIN = "audit"
 
 HASHED_FIELDS = (
     "seq",
@@ -49,3 +31,19 @@ HASHED_FIELDS = (
 
 def event_fields(event: Any) -> dict[str, Any]:
     return {name: getattr(event, name) for name in HASHED_FIELDS}
+
+
+def event_hash(ring: KeyRing, event: Any) -> str:
+    """The event's signature over its fields, its key id and its predecessor's hash."""
+    return link_hash(ring, event.key_id, event.prev_hash, event_fields(event))
+
+
+def event_link(event: Any) -> Link:
+    return Link(
+        seq=event.seq,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+        key_id=event.key_id,
+        fields=event_fields(event),
+        position=event.pk,
+    )

@@ -1,7 +1,9 @@
 """Append-only, hash-chained record of who read and changed what.
 
 Rows are never updated or deleted through the ORM; anything done to the table behind the ORM's
-back is found by `manage.py verify_audit`, because every event stores the hash of its predecessor.
+back is found by `manage.py verify_audit`: every event is signed with a key held outside the
+database over its contents and its predecessor's hash, and signed checkpoints of the chain's
+head kept elsewhere show a tail that was cut off or rewritten.
 """
 
 from __future__ import annotations
@@ -19,15 +21,30 @@ class AppendOnlyError(Exception):
     pass
 
 
-class AuditQuerySet(models.QuerySet["AuditEvent"]):
+class AuditQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("audit events cannot be updated")
+        raise AppendOnlyError("audit records cannot be updated")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events cannot be deleted")
+        raise AppendOnlyError("audit records cannot be deleted")
 
 
-class AuditEvent(models.Model):
+class AppendOnly(models.Model):
+    """Rows are inserted once; the ORM refuses to change or remove them."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit records cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit records cannot be deleted")
+
+
+class AuditEvent(AppendOnly):
     seq = models.BigIntegerField(_("sequence"), unique=True)
     at = models.DateTimeField(_("time"), db_index=True)
     organisation_id = models.BigIntegerField(null=True, blank=True)
@@ -52,7 +69,9 @@ class AuditEvent(models.Model):
     channel = models.CharField(_("channel"), max_length=10, blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
+    # HMAC-SHA256 with the key `key_id` of MIANTAN_AUDIT_KEYS (miantan.core.chain).
     hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, default="")
 
     objects: ClassVar[models.Manager[AuditEvent]] = AuditQuerySet.as_manager()
 
@@ -64,14 +83,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.outcome}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("audit events cannot be updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events cannot be deleted")
 
     @property
     def action_label(self) -> str:
@@ -91,3 +102,26 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.hash[:12]}"
+
+
+class AuditCheckpoint(AppendOnly):
+    """The chain's head at a moment, signed (miantan.core.chain.Checkpoint). A copy is also
+    written outside the database (MIANTAN_AUDIT_CHECKPOINT_FILE), where deleting the tail of
+    the chain together with these rows cannot reach it."""
+
+    seq = models.BigIntegerField(_("sequence"))
+    hash = models.CharField(max_length=64)
+    first_hash = models.CharField(max_length=64)
+    at = models.DateTimeField(_("time"))
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=64)
+
+    objects: ClassVar[models.Manager[AuditCheckpoint]] = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+        ordering = ["seq", "pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.hash[:12]} {self.at:%Y-%m-%d %H:%M}"

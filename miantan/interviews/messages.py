@@ -27,7 +27,7 @@ from django.utils.translation import pgettext_lazy
 from miantan.core.ids import as_id
 from miantan.notifications.enums import Channel
 from miantan.notifications.models import Notification
-from miantan.notifications.rendering import register_context
+from miantan.notifications.rendering import register_context, register_link
 from miantan.notifications.services import ALL_CHANNELS, CalendarFile, cancel_pending, notify
 from miantan.people.models import Employee
 from miantan.scheduling.calendar import CANCEL, REQUEST, talk_ics, talk_url
@@ -223,6 +223,11 @@ def talk_context(notification: Notification) -> dict[str, Any] | None:
 
 
 register_context(Talk._meta.label_lower, talk_context)
+register_link(
+    Talk._meta.label_lower,
+    lambda notification: f"/talks/{notification.object_id}/",
+    pgettext_lazy("notification", "Open the talk"),
+)
 
 
 # --- who, what, when --------------------------------------------------------------------------

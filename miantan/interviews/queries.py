@@ -21,7 +21,7 @@ from miantan.core.ids import as_id
 from miantan.people.enums import EmploymentStatus, Role
 from miantan.people.models import Employee, RoleAssignment
 from miantan.people.scopes import scope_for
-from miantan.scheduling.availability import UNKNOWN_CALENDAR, Availability, load_availability
+from miantan.scheduling.availability import Availability, load_availability
 from miantan.scheduling.slots import HardConstraints, RankedSlot, SoftPreferences, TimeOfDay
 from miantan.scheduling.slots import find_slots as search_slots
 
@@ -279,8 +279,8 @@ def availability_for(
 
 @dataclass(frozen=True)
 class SlotOffer:
-    """The best times for a talk, and the years in its window whose public holidays are not
-    loaded yet (no slot is offered on their days until `manage.py update_holidays`)."""
+    """The best times for a talk, and the years in its window that no holiday source knows
+    (their days count as ordinary weekdays; only HR is told, so that they enter them)."""
 
     slots: list[RankedSlot]
     unknown_years: list[int]
@@ -338,10 +338,7 @@ def _person_conflicts(
 
     for busy in person.busy:
         if busy.start < end and start < busy.end:
-            reason = str(busy.reason)
-            if busy.detail == UNKNOWN_CALENDAR:
-                reason = "calendar_unknown"
-            add(reason, busy.detail, busy.start, busy.end)
+            add(str(busy.reason), busy.detail, busy.start, busy.end)
     if hard.within_working_hours and not any(a <= start and end <= b for a, b in person.working):
         add("outside_hours")
     local_day = start.astimezone(person.zone).date()

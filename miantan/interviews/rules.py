@@ -111,8 +111,62 @@ can_view_talk = is_participant | is_hr_or_admin_for_talk
 can_act_on_talk = is_participant
 
 
+# Which side of a talk may do what. Both the talk page (`talk_abilities`, which buttons show)
+# and the services (which refuse everything else) ask these; callers have checked that
+# `own` is one of the talk's two people.
+
+
+def is_asked(own: Employee, talk: Talk) -> bool:
+    """`own` is the side an open talk waits for: they answer (accept, decline)."""
+    return talk.state in OPEN_STATES and talk.awaiting_id == own.pk
+
+
+def may_decline(own: Employee, talk: Talk) -> bool:
+    """Only the side that is asked says no, with a reason the other side reads."""
+    return is_asked(own, talk)
+
+
+def may_propose(talk: Talk) -> bool:
+    """Either side proposes a time while the talk is open, or a new one for a scheduled talk
+    (a reschedule); the same holds for editing the agenda."""
+    return talk.state in OPEN_STATES or talk.state == TalkState.SCHEDULED
+
+
+may_edit_agenda = may_propose
+
+
+def may_cancel(own: Employee, talk: Talk) -> bool:
+    """A scheduled talk is called off by either side. While an open talk waits for an answer,
+    the side that waits withdraws; the side that is asked declines instead, with a reason."""
+    if talk.state == TalkState.SCHEDULED:
+        return True
+    return talk.state in OPEN_STATES and talk.awaiting_id != own.pk
+
+
 # A talk can be started from this long before its time.
 START_EARLY = timedelta(minutes=30)
+
+
+def may_start(talk: Talk) -> bool:
+    """Either side opens a scheduled talk's record, from START_EARLY before its time."""
+    starts = talk.scheduled_start
+    return (
+        talk.state == TalkState.SCHEDULED
+        and starts is not None
+        and timezone.now() >= starts - START_EARLY
+    )
+
+
+ABILITIES = (
+    "accept",
+    "answer",
+    "propose",
+    "reschedule",
+    "decline",
+    "cancel",
+    "start",
+    "edit_agenda",
+)
 
 
 def talk_abilities(user: Any, talk: Talk, proposal: Proposal | None) -> dict[str, bool]:
@@ -120,24 +174,16 @@ def talk_abilities(user: Any, talk: Talk, proposal: Proposal | None) -> dict[str
     same again): only the two people act, the side that is asked answers, the side that
     waits for an answer withdraws."""
     own = _own(user)
-    participant = bool(is_participant.test(user, talk))
-    awaited = participant and own is not None and talk.awaiting_id == own.pk
-    waiting = talk.state in OPEN_STATES
-    scheduled = talk.state == TalkState.SCHEDULED
-    starts = talk.scheduled_start
+    if own is None or not is_participant.test(user, talk):
+        return dict.fromkeys(ABILITIES, False)
+    asked = is_asked(own, talk)
     return {
-        "accept": awaited
-        and waiting
-        and proposal is not None
-        and proposal.proposed_by_id != talk.awaiting_id,
-        "answer": awaited and waiting,
-        "propose": participant and (waiting or scheduled),
-        "reschedule": participant and scheduled,
-        "decline": awaited and waiting,
-        "cancel": participant and (scheduled or (waiting and not awaited)),
-        "start": participant
-        and scheduled
-        and starts is not None
-        and timezone.now() >= starts - START_EARLY,
-        "edit_agenda": participant and (waiting or scheduled),
+        "accept": asked and proposal is not None and proposal.proposed_by_id != own.pk,
+        "answer": asked,
+        "propose": may_propose(talk),
+        "reschedule": talk.state == TalkState.SCHEDULED,
+        "decline": may_decline(own, talk),
+        "cancel": may_cancel(own, talk),
+        "start": may_start(talk),
+        "edit_agenda": may_edit_agenda(talk),
     }

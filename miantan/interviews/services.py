@@ -10,7 +10,7 @@ acts for nobody (actor None).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record
@@ -40,13 +41,24 @@ from .enums import (
 )
 from .models import Proposal, Talk, TalkActivity
 from .queries import conflicts_at, slots_for
-from .rules import START_EARLY, can_act_on_talk, relation_to
+from .rules import (
+    can_act_on_talk,
+    is_asked,
+    may_cancel,
+    may_decline,
+    may_edit_agenda,
+    may_propose,
+    may_start,
+    relation_to,
+)
 from .signals import talk_changed
 
 MIN_MINUTES, MAX_MINUTES = 15, 240
 MAX_MESSAGE = 2000
 MAX_AGENDA_ITEMS = 30
 MAX_AGENDA_TEXT = 500
+# How far ahead a talk may be asked for or proposed: a year, which also bounds the slot search.
+MAX_DAYS_AHEAD = 366
 
 
 class InvalidTalk(InvalidFields):
@@ -64,6 +76,24 @@ class TimeConflict(ConflictError):
             _("The time does not suit everyone: %(reasons)s.")
             % {"reasons": describe_conflicts(conflicts)},
             code="time_conflict",
+        )
+        self.conflicts = conflicts
+
+
+class TimeTaken(ConflictError):
+    """The proposed time was free when it was proposed, but one of the two people has had
+    another talk booked at it since: it cannot be accepted (no "accept anyway"), only a new
+    time proposed. `conflicts` say who is booked, and when."""
+
+    def __init__(self, conflicts: list[dict[str, Any]]) -> None:
+        reasons = describe_conflicts(conflicts) or _("one of you has another talk then")
+        super().__init__(
+            _(
+                "This time is no longer free: %(reasons)s, booked since it was proposed. "
+                "Propose another time."
+            )
+            % {"reasons": reasons},
+            code="time_taken",
         )
         self.conflicts = conflicts
 
@@ -198,7 +228,7 @@ def request_talk(
                 slot = (earliest[0].start, earliest[0].end)
         proposal = None
         if slot is not None:
-            proposal = _new_proposal(talk, own, slot, accept_conflicts=accept_conflicts)
+            proposal = _new_proposal(talk, own, slot[0], accept_conflicts=accept_conflicts)
             talk.expires_at = min(talk.expires_at, proposal.start)
             talk.save(update_fields=["expires_at"])
         _log_step(
@@ -253,12 +283,11 @@ def propose_time(
     proposal to the other side's, or a new time for a scheduled talk (a reschedule). A time
     that clashes with availability raises TimeConflict unless `accept_conflicts`."""
     own = _ensure_participant(actor, talk, "interviews.talk.proposed")
-    rescheduling = talk.state in BOOKED_STATES
-    if talk.state not in OPEN_STATES and not rescheduling:
+    if not may_propose(talk):
         raise _not_now(talk)
-    end = start + timedelta(minutes=talk.duration_minutes)
+    rescheduling = talk.state == TalkState.SCHEDULED
     with transaction.atomic():
-        proposal = _new_proposal(talk, own, (start, end), accept_conflicts=accept_conflicts)
+        proposal = _new_proposal(talk, own, start, accept_conflicts=accept_conflicts)
         event = TalkEvent.RESCHEDULED if rescheduling else TalkEvent.PROPOSED
         transition(
             talk,
@@ -281,7 +310,8 @@ def propose_time(
 def accept_time(talk: Talk, *, actor: Any) -> Talk:
     """Accept the other side's open proposal: the talk is scheduled at that time (or moved
     to it, raising the calendar sequence), an agenda is written when there is none yet, and
-    both get the invitation. Refuses when either person has another talk at that time."""
+    both get the invitation. Raises TimeTaken, naming who, when either person has had another
+    talk booked at that time since it was proposed."""
     own = _ensure_participant(actor, talk, "interviews.talk.accepted")
     proposal = talk.open_proposal()
     if talk.state not in OPEN_STATES or proposal is None:
@@ -290,19 +320,15 @@ def accept_time(talk: Talk, *, actor: Any) -> Talk:
         raise ConflictError(
             _("You proposed this time yourself; the other side accepts it."), code="own_proposal"
         )
+    if not is_asked(own, talk):
+        raise ConflictError(_("The other side is to answer, not you."), code="not_asked")
     if proposal.start <= timezone.now():
         raise ConflictError(_("The proposed time has passed; propose another one."), code="past")
     with transaction.atomic():
         _lock_people(talk)
         if _double_booked(talk, proposal.start, proposal.end):
-            raise TimeConflict(
-                [
-                    c
-                    for c in conflicts_at(talk, proposal.start, proposal.end)
-                    if c["reason"] == "talk"
-                ]
-                or [{"reason": "talk", "name": "", "detail": ""}]
-            )
+            clashes = conflicts_at(talk, proposal.start, proposal.end)
+            raise TimeTaken([c for c in clashes if c["reason"] == "talk"] or clashes)
         Proposal.objects.filter(pk=proposal.pk).update(state=ProposalState.ACCEPTED)
         moved = talk.scheduled_start is not None
         changes: dict[str, Any] = {
@@ -328,8 +354,9 @@ def accept_time(talk: Talk, *, actor: Any) -> Talk:
 
 
 def decline_talk(talk: Talk, *, actor: Any, reason: str) -> Talk:
-    """Say no to a request, with a reason the other side reads."""
-    _ensure_participant(actor, talk, "interviews.talk.declined")
+    """Say no to a request, with a reason the other side reads. Only the side that is asked
+    declines; the side that waits withdraws (cancel_talk)."""
+    own = _ensure_participant(actor, talk, "interviews.talk.declined")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidTalk({"reason": _("Say why you decline, so the other side knows.")})
@@ -337,6 +364,11 @@ def decline_talk(talk: Talk, *, actor: Any, reason: str) -> Talk:
         raise InvalidTalk({"reason": _too_long(reason)})
     if talk.state not in OPEN_STATES:
         raise _not_now(talk)
+    if not may_decline(own, talk):
+        raise ConflictError(
+            _("The other side is to answer, not you: withdraw the request instead."),
+            code="withdraw_instead",
+        )
     with transaction.atomic():
         _close_proposals(talk, ProposalState.WITHDRAWN)
         return transition(
@@ -350,14 +382,20 @@ def decline_talk(talk: Talk, *, actor: Any, reason: str) -> Talk:
 
 
 def cancel_talk(talk: Talk, *, actor: Any, reason: str = "") -> Talk:
-    """Call a talk off (either side, before it is held). A talk that had a time in the
-    calendars gets a raised sequence, and both sides a cancellation."""
-    _ensure_participant(actor, talk, "interviews.talk.cancelled")
+    """Call a talk off before it is held: either side once it is scheduled; while it waits for
+    an answer, the side that waits withdraws it, and the side that is asked declines instead,
+    with a reason (decline_talk). A talk that had a time in the calendars gets a raised
+    sequence, and both sides a cancellation."""
+    own = _ensure_participant(actor, talk, "interviews.talk.cancelled")
     reason = (reason or "").strip()
     if len(reason) > MAX_MESSAGE:
         raise InvalidTalk({"reason": _too_long(reason)})
     if talk.state not in OPEN_STATES and talk.state != TalkState.SCHEDULED:
         raise _not_now(talk)
+    if not may_cancel(own, talk):
+        raise ConflictError(
+            _("You were asked for this talk: decline it, and say why."), code="decline_instead"
+        )
     changes: dict[str, Any] = {"awaiting": None, "expires_at": None, "closing_reason": reason}
     if talk.scheduled_start is not None:
         changes["sequence"] = talk.sequence + 1
@@ -378,7 +416,7 @@ def start_talk(talk: Talk, *, actor: Any) -> Talk:
     _ensure_participant(actor, talk, "interviews.talk.started")
     if talk.state != TalkState.SCHEDULED or talk.scheduled_start is None:
         raise _not_now(talk)
-    if timezone.now() < talk.scheduled_start - START_EARLY:
+    if not may_start(talk):
         raise ConflictError(
             _("The talk can be started from 30 minutes before its time."), code="too_early"
         )
@@ -389,7 +427,7 @@ def update_agenda(talk: Talk, *, actor: Any, items: list[str]) -> Talk:
     """Both sides edit the agenda until the talk starts. Items kept from the generated agenda
     keep their source and data; new ones are the editor's own."""
     _ensure_participant(actor, talk, "interviews.talk.agenda_edited")
-    if talk.state not in OPEN_STATES and talk.state != TalkState.SCHEDULED:
+    if not may_edit_agenda(talk):
         raise _not_now(talk)
     cleaned = [item.strip() for item in items if item and item.strip()]
     if len(cleaned) > MAX_AGENDA_ITEMS:
@@ -446,13 +484,19 @@ def expire_due_requests(*, now: datetime | None = None, limit: int = 500) -> int
 
 
 def _new_proposal(
-    talk: Talk, own: Employee, slot: tuple[datetime, datetime], *, accept_conflicts: bool
+    talk: Talk, own: Employee, start: datetime, *, accept_conflicts: bool
 ) -> Proposal:
-    start, end = slot
-    if start <= timezone.now():
+    """A proposal from `start` for the talk's duration (any end a caller computed is ignored)."""
+    now = timezone.now()
+    try:
+        start = start.astimezone(UTC)
+    except OverflowError as error:  # year 1 at +14:00 has no UTC time
+        raise InvalidTalk({"start": _("Choose a time in the future.")}) from error
+    if start <= now:
         raise InvalidTalk({"start": _("Choose a time in the future.")})
-    if end - start != timedelta(minutes=talk.duration_minutes):
-        end = start + timedelta(minutes=talk.duration_minutes)
+    if start > now + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidTalk({"start": _("Choose a time within the next year.")})
+    end = start + timedelta(minutes=talk.duration_minutes)
     conflicts = conflicts_at(talk, start, end)
     if conflicts and not accept_conflicts:
         raise TimeConflict(conflicts)
@@ -512,7 +556,20 @@ def _validate(details: TalkRequest) -> None:
             URLValidator(schemes=["http", "https"])(details.online_link.strip())
         except ValidationError:
             errors["online_link"] = _("Enter a link that starts with https:// or http://.")
-    if details.not_before and details.not_after and details.not_after < details.not_before:
+    today = timezone.localdate()
+    reach = (today - timedelta(days=MAX_DAYS_AHEAD), today + timedelta(days=MAX_DAYS_AHEAD))
+    for field in ("not_before", "not_after"):
+        day = getattr(details, field)
+        if day is not None and not reach[0] <= day <= reach[1]:
+            errors[field] = _("Choose a day within a year from today.")
+    if details.not_after is not None and "not_after" not in errors and details.not_after < today:
+        errors["not_after"] = _("The last day has passed.")
+    if (
+        details.not_before
+        and details.not_after
+        and not errors
+        and details.not_after < details.not_before
+    ):
         errors["not_after"] = _("The last day is before the first day.")
     if errors:
         raise InvalidTalk(errors)
@@ -622,4 +679,4 @@ def describe_conflicts(conflicts: list[dict[str, Any]]) -> str:
         )
         if text not in seen:
             seen.append(text)
-    return "; ".join(seen)
+    return pgettext("list of reasons", "; ").join(seen)

@@ -21,6 +21,9 @@ Definitions (they hold for every caller: the profile page, the brief, the API):
   weak value does not pull its own yardstick down. Alone in the team, there is no average.
 - **Position requirement.** The target of the most specific assignment that names the
   employee's position (position alone, or department + position).
+- **Shortfall and surplus.** Completion under 100 % is a shortfall of 100 − completion,
+  over 100 % a surplus of completion − 100. As completion is direction-aware, a defect rate
+  under its target is a surplus; charts draw the two apart, never a surplus as a gap.
 - **Differences** are actual − reference in the KPI's unit, plus a percentage that is positive
   when the employee is better than the reference, whichever the direction.
 - **Trend.** Least-squares slope over the window in units per period, called improving or

@@ -29,6 +29,13 @@ class Kpi(TimeStampedModel):
         _("aggregation"), max_length=10, choices=Aggregation.choices, default=Aggregation.SUM
     )
     decimals = models.PositiveSmallIntegerField(_("decimal places"), default=0)
+    # The valid range of values and targets (ranges.py); an empty end is open.
+    min_value = models.DecimalField(
+        _("lowest valid value"), max_digits=18, decimal_places=4, null=True, blank=True
+    )
+    max_value = models.DecimalField(
+        _("highest valid value"), max_digits=18, decimal_places=4, null=True, blank=True
+    )
     # Which industry pack it came from ("hospital", "manufacturing", …); empty when made by hand.
     pack = models.CharField(_("pack"), max_length=30, blank=True)
     description = models.TextField(_("description"), blank=True)
@@ -38,7 +45,13 @@ class Kpi(TimeStampedModel):
         verbose_name_plural = _("KPIs")
         ordering = ["code"]
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "code"], name="kpi_code_unique")
+            models.UniqueConstraint(fields=["organisation", "code"], name="kpi_code_unique"),
+            models.CheckConstraint(
+                condition=models.Q(min_value__isnull=True)
+                | models.Q(max_value__isnull=True)
+                | models.Q(min_value__lte=models.F("max_value")),
+                name="kpi_range_ordered",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -181,6 +194,10 @@ class MetricsImport(TimeStampedModel):
     # {"errors": [{"row": 7, "column": "指标", "message": "…"}], "summary": {...}}
     report = models.JSONField(default=dict, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker's lease (core/leases.py): an attempt whose lease runs out is taken back.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("KPI import")

@@ -1,13 +1,15 @@
 """Industry KPI packs: ready-made catalogues an organisation can load instead of typing them in.
 
 A pack is data. Loading it creates the KPIs it lists, or brings existing ones with the same code
-back to the pack's names, unit, direction, aggregation and decimals; it never makes a second
-KPI with the same code, so loading a pack twice changes nothing.
+back to the pack's names, unit, direction, aggregation, decimals and valid range; it never makes
+a second KPI with the same code, so loading a pack twice changes nothing. A KPI's range is its
+unit's (ranges.default_range) unless the pack says otherwise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +21,7 @@ from miantan.people.models import Organisation
 
 from .enums import Aggregation, Direction
 from .models import Kpi
+from .ranges import default_range
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,23 @@ class PackKpi:
     direction: str = Direction.HIGHER
     aggregation: str = Aggregation.SUM
     decimals: int = 0
+    # (lowest, highest) valid value, None for an open end; None: the unit's default range.
+    valid: tuple[Decimal | None, Decimal | None] | None = None
+
+    @property
+    def min_value(self) -> Decimal | None:
+        return (self.valid or default_range(self.unit))[0]
+
+    @property
+    def max_value(self) -> Decimal | None:
+        return (self.valid or default_range(self.unit))[1]
 
 
 _HIGHER, _LOWER = Direction.HIGHER, Direction.LOWER
 _SUM = Aggregation.SUM
 _AVG = Aggregation.AVERAGE
 _LAST = Aggregation.LAST
+_NOT_NEGATIVE = (Decimal(0), None)
 
 PACKS: dict[str, tuple[PackKpi, ...]] = {
     "hospital": (
@@ -52,19 +66,28 @@ PACKS: dict[str, tuple[PackKpi, ...]] = {
             _HIGHER,
             _AVG,
             1,
+            (Decimal(0), Decimal(100)),
         ),
     ),
     "manufacturing": (
         PackKpi("defect_rate", "次品率", "Defect rate", "%", _LOWER, _AVG, 2),
+        # Above 100 % when lines run extra shifts.
         PackKpi(
-            "capacity_utilisation", "产能利用率", "Capacity utilisation", "%", _HIGHER, _AVG, 1
+            "capacity_utilisation",
+            "产能利用率",
+            "Capacity utilisation",
+            "%",
+            _HIGHER,
+            _AVG,
+            1,
+            _NOT_NEGATIVE,
         ),
         PackKpi(
             "process_skill_level", "工序技能等级", "Process skill level", "级", _HIGHER, _LAST, 0
         ),
     ),
     "sales": (
-        PackKpi("sales_revenue", "销售额", "Sales revenue", "元", _HIGHER, _SUM, 2),
+        PackKpi("sales_revenue", "销售额", "Sales revenue", "元", _HIGHER, _SUM, 2, _NOT_NEGATIVE),
         PackKpi("customer_retention", "客户留存率", "Customer retention", "%", _HIGHER, _AVG, 1),
         PackKpi("conversion_rate", "转化率", "Conversion rate", "%", _HIGHER, _AVG, 1),
     ),
@@ -91,6 +114,7 @@ PACKS: dict[str, tuple[PackKpi, ...]] = {
             _HIGHER,
             _AVG,
             2,
+            _NOT_NEGATIVE,
         ),
     ),
 }
@@ -105,7 +129,16 @@ PACK_LABELS: dict[str, Any] = {
 
 _ALIASES = {"r&d": "rnd", "r_and_d": "rnd", "research": "rnd"}
 
-_FIELDS = ("name", "name_en", "unit", "direction", "aggregation", "decimals")
+_FIELDS = (
+    "name",
+    "name_en",
+    "unit",
+    "direction",
+    "aggregation",
+    "decimals",
+    "min_value",
+    "max_value",
+)
 
 
 def pack_key(pack: str) -> str:

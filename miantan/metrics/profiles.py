@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 from typing import Any
 
 from django.http import Http404
@@ -131,13 +132,86 @@ def profile_chart_data(gaps: list[KpiGap]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class KpiSummary:
-    """One KPI across the department: average completion and how many are flagged."""
+    """One KPI across the department: average completion, how many are below the target and
+    how many are flagged."""
 
     code: str
     name: str
     people: int
     average_completion: float | None
     flagged: int
+    below_target: int = 0
+
+    @property
+    def shortfall(self) -> float | None:
+        """How far the average falls short of the target, in % of it; 0 when it is met."""
+        if self.average_completion is None:
+            return None
+        return round(max(0.0, 100 - self.average_completion), 1)
+
+    @property
+    def surplus(self) -> float | None:
+        """How far the average exceeds the target, in % of it; 0 when it falls short."""
+        if self.average_completion is None:
+            return None
+        return round(max(0.0, self.average_completion - 100), 1)
+
+
+# The heat map's colours: completion (in %) → colour, interpolated in RGB in between (as the
+# chart library does), the ends held beyond them.
+HEAT_SCALE = ((50.0, "#b3261e"), (90.0, "#f4d06f"), (130.0, "#1e7a3c"))
+_DARK_TEXT, _LIGHT_TEXT = "#000000", "#ffffff"
+
+
+def heat_colour(completion: float) -> str:
+    """The background of a heat map cell, as the chart paints it."""
+    (low, first), *_rest, (high, last) = HEAT_SCALE
+    if completion <= low:
+        return first
+    if completion >= high:
+        return last
+    for (start, left), (end, right) in pairwise(HEAT_SCALE):
+        if start <= completion <= end:
+            share = (completion - start) / (end - start)
+            mixed = [
+                round(a + (b - a) * share) for a, b in zip(_rgb(left), _rgb(right), strict=True)
+            ]
+            return "#" + "".join(f"{channel:02x}" for channel in mixed)
+    return last
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on the background (WCAG contrast); either way
+    at least 4.5 : 1 for any background."""
+    dark = contrast(background, _DARK_TEXT)
+    light = contrast(background, _LIGHT_TEXT)
+    return _DARK_TEXT if dark >= light else _LIGHT_TEXT
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG 2 contrast ratio of two colours (#rrggbb)."""
+    brighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (brighter + 0.05) / (darker + 0.05)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _luminance(colour: str) -> float:
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(channel) for channel in _rgb(colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def completion_text(completion: float) -> str:
+    """A heat map cell's number: whole per cents; the cap as "200+"."""
+    if completion >= COMPLETION_CAP:
+        return f"{COMPLETION_CAP:.0f}+"
+    return f"{completion:.0f}"
 
 
 @dataclass
@@ -148,25 +222,43 @@ class DepartmentProfile:
     kpis: list[KpiSummary]
     truncated: bool
 
-    def chart_data(self) -> dict[str, Any]:
+    def heat_rows(self) -> list[tuple[Employee, list[KpiGap | None]]]:
+        """Each person with their gap per KPI of the summary (None where none applies)."""
         codes = [summary.code for summary in self.kpis]
-        cells = []
-        for row, person in enumerate(self.people):
+        rows = []
+        for person in self.people:
             by_code = self.gaps[person.pk].by_code()
-            for column, code in enumerate(codes):
-                gap = by_code.get(code)
+            rows.append((person, [by_code.get(code) for code in codes]))
+        return rows
+
+    def chart_data(self) -> dict[str, Any]:
+        cells = []
+        for row, (_person, gaps) in enumerate(self.heat_rows()):
+            for column, gap in enumerate(gaps):
                 if gap is not None and gap.completion is not None:
-                    cells.append([column, row, gap.completion])
+                    background = heat_colour(gap.completion)
+                    cells.append(
+                        {
+                            "value": [column, row, gap.completion],
+                            "text": completion_text(gap.completion),
+                            "label": {"color": text_colour(background)},
+                        }
+                    )
         return {
-            "legend": {"completion": str(_("Completion (%)")), "flagged": str(_("Flagged"))},
+            "legend": {
+                "completion": str(_("Completion (%)")),
+                "flagged": str(_("Flagged")),
+                "below": str(_("Below target")),
+                "above": str(_("Above target")),
+            },
+            # Below the target to the left, above it to the right in another colour: a
+            # surplus is never drawn as a gap.
             "bars": {
                 "kpis": [summary.name for summary in self.kpis],
-                "gap": [
-                    None
-                    if summary.average_completion is None
-                    else round(summary.average_completion - 100, 1)
-                    for summary in self.kpis
+                "below": [
+                    None if not summary.shortfall else -summary.shortfall for summary in self.kpis
                 ],
+                "above": [summary.surplus or None for summary in self.kpis],
                 "flagged": [summary.flagged for summary in self.kpis],
             },
             "heatmap": {
@@ -174,6 +266,11 @@ class DepartmentProfile:
                 "people": [person.name for person in self.people],
                 "cells": cells,
                 "max": COMPLETION_CAP,
+                "scale": {
+                    "min": HEAT_SCALE[0][0],
+                    "max": HEAT_SCALE[-1][0],
+                    "colors": [colour for _value, colour in HEAT_SCALE],
+                },
             },
         }
 
@@ -258,13 +355,14 @@ def _summaries(all_gaps: Any) -> list[KpiSummary]:
         for gap in employee_gaps.kpis:
             entry = totals.setdefault(
                 gap.kpi.code,
-                {"name": _name(gap), "people": 0, "sum": 0.0, "n": 0, "flagged": 0},
+                {"name": _name(gap), "people": 0, "sum": 0.0, "n": 0, "flagged": 0, "below": 0},
             )
             entry["people"] += 1
             entry["flagged"] += bool(gap.flags)
             if gap.completion is not None:
                 entry["sum"] += gap.completion
                 entry["n"] += 1
+                entry["below"] += gap.completion < 100
     return [
         KpiSummary(
             code=code,
@@ -272,6 +370,7 @@ def _summaries(all_gaps: Any) -> list[KpiSummary]:
             people=entry["people"],
             average_completion=round(entry["sum"] / entry["n"], 1) if entry["n"] else None,
             flagged=entry["flagged"],
+            below_target=entry["below"],
         )
         for code, entry in sorted(totals.items())
     ]

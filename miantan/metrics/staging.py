@@ -1,13 +1,15 @@
 """The staging table of a KPI import: checked rows go in fast, then one set-based upsert.
 
 PostgreSQL receives the rows with COPY in chunks; SQLite with batched inserts. Both then find
-duplicates within the import with one grouped query and write the values with one
-INSERT … SELECT … ON CONFLICT DO UPDATE that leaves unchanged rows alone.
+duplicates within the import with one grouped query, multiply the numbers of per cent KPIs
+that the file gave as fractions (`scale`, decided by importing.py), and write the values with
+one INSERT … SELECT … ON CONFLICT DO UPDATE that leaves unchanged rows alone. Every check of
+a row happens before it reaches this table, in the same code for both databases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,12 @@ _DUPLICATES = f"""
     ORDER BY s.row_number
     LIMIT %s
 """  # noqa: S608
+# The numbers keep every decimal the file gave until after `scale`; the values table rounds
+# them to its four places on the way in.
+_SCALE = f"""
+    UPDATE {_TABLE} SET value = round(value * %s, 4), target = round(target * %s, 4)
+    WHERE kpi_id IN ({{ids}})
+"""  # noqa: S608
 # Target and source: a blank in the import leaves the stored one alone.
 _UPSERT = """
     INSERT INTO {values} AS t
@@ -63,7 +71,7 @@ class Staging:
             cursor.execute(
                 f"CREATE TEMP TABLE {_TABLE} (row_number integer NOT NULL, "
                 "employee_id bigint NOT NULL, kpi_id bigint NOT NULL, period_id bigint NOT NULL, "
-                "value numeric(18, 4) NOT NULL, target numeric(18, 4), "
+                "value numeric NOT NULL, target numeric, "
                 "source varchar(50) NOT NULL)"
             )
 
@@ -83,8 +91,20 @@ class Staging:
             cursor.execute(_DUPLICATES, [limit])
             return [(row, first) for row, first in cursor.fetchall()]
 
-    def upsert(self, organisation_id: int, now: datetime) -> tuple[int, int]:
-        """Write the staged rows; returns (created, updated)."""
+    def scale(self, kpi_ids: Sequence[int], factor: int) -> None:
+        """Multiply the staged values and targets of these KPIs (fractions into per cents)."""
+        placeholders = ", ".join(["%s"] * len(kpi_ids))
+        with self.connection.cursor() as cursor:
+            cursor.execute(_SCALE.format(ids=placeholders), [factor, factor, *kpi_ids])
+
+    def people(self) -> int:
+        """How many different employees the staged rows are about."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(DISTINCT employee_id) FROM {_TABLE}")  # noqa: S608
+            return int(cursor.fetchone()[0])
+
+    def upsert(self, organisation_id: int, now: datetime) -> tuple[int, int, int]:
+        """Write the staged rows; returns (created, updated, people with either)."""
         raise NotImplementedError
 
     def _upsert_sql(self, distinct: str) -> str:
@@ -122,16 +142,18 @@ class PostgresStaging(Staging):
             copy.write("".join(self.buffer))
         self.buffer.clear()
 
-    def upsert(self, organisation_id: int, now: datetime) -> tuple[int, int]:
+    def upsert(self, organisation_id: int, now: datetime) -> tuple[int, int, int]:
+        returning = "RETURNING (xmax = 0) AS new, employee_id"
         sql = (
-            f"WITH written AS ({self._upsert_sql('IS DISTINCT FROM')} RETURNING (xmax = 0) AS new) "  # noqa: S608
-            "SELECT count(*) FILTER (WHERE new), count(*) FILTER (WHERE NOT new) FROM written"
+            f"WITH written AS ({self._upsert_sql('IS DISTINCT FROM')} {returning}) "  # noqa: S608
+            "SELECT count(*) FILTER (WHERE new), count(*) FILTER (WHERE NOT new), "
+            "count(DISTINCT employee_id) FROM written"
         )
         with self.connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {_TABLE}")
             cursor.execute(sql, [organisation_id, self._now(now)])
-            created, updated = cursor.fetchone()
-        return int(created), int(updated)
+            created, updated, people = cursor.fetchone()
+        return int(created), int(updated), int(people)
 
 
 class SqliteStaging(Staging):
@@ -154,21 +176,25 @@ class SqliteStaging(Staging):
             )
         self.buffer.clear()
 
-    def upsert(self, organisation_id: int, now: datetime) -> tuple[int, int]:
+    def upsert(self, organisation_id: int, now: datetime) -> tuple[int, int, int]:
         # SQLite's upsert cannot report which rows it inserted; count them first.
         counts = f"""
-            SELECT count(*) - count(t.id),
-                   coalesce(sum(t.id IS NOT NULL AND (t.value IS NOT s.value
+            SELECT count(*) - count(existing), coalesce(sum(existing IS NOT NULL AND changed), 0),
+                   count(DISTINCT CASE WHEN existing IS NULL OR changed THEN employee_id END)
+            FROM (
+                SELECT s.employee_id, t.id AS existing, (t.value IS NOT s.value
                        OR (s.target IS NOT NULL AND t.target IS NOT s.target)
-                       OR (s.source <> '' AND t.source IS NOT s.source))), 0)
-            FROM {_TABLE} s LEFT JOIN {self.values_table} t
-              ON t.employee_id = s.employee_id AND t.kpi_id = s.kpi_id AND t.period_id = s.period_id
+                       OR (s.source <> '' AND t.source IS NOT s.source)) AS changed
+                FROM {_TABLE} s LEFT JOIN {self.values_table} t
+                  ON t.employee_id = s.employee_id AND t.kpi_id = s.kpi_id
+                 AND t.period_id = s.period_id
+            )
         """  # noqa: S608
         with self.connection.cursor() as cursor:
             cursor.execute(counts)
-            created, updated = cursor.fetchone()
+            created, updated, people = cursor.fetchone()
             cursor.execute(self._upsert_sql("IS NOT"), [organisation_id, self._now(now)])
-        return int(created), int(updated)
+        return int(created), int(updated), int(people)
 
 
 def _copy_escape(text: str) -> str:

@@ -2,7 +2,9 @@
 
 `start_metrics_import` stores the upload as a pending MetricsImport and queues
 `run_metrics_import`, which runs the same import as `manage.py import_metrics` (importing.py)
-and keeps the result in `report`: the problems by row and column, or the counts.
+and keeps the result in `report`: the problems by row and column, or the counts. The worker
+holds a lease on the import (core/leases.py); `take_back_stalled_metrics_imports` retries or
+fails an import whose worker died.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from miantan.audit.services import record
+from miantan.core.leases import claim, kept_alive, take_back_expired
 from miantan.people.models import Employee, Organisation
 from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
@@ -27,12 +33,14 @@ from miantan.people.scopes import scope_for
 from .enums import ImportStatus
 from .importing import import_values_file
 from .models import MetricsImport
+from .values_file import ValuesFile
 
 __all__ = [
     "access_metrics_import",
     "metrics_imports_visible_to",
     "run_metrics_import",
     "start_metrics_import",
+    "take_back_stalled_metrics_imports",
 ]
 
 logger = logging.getLogger(__name__)
@@ -41,9 +49,16 @@ logger = logging.getLogger(__name__)
 def start_metrics_import(
     organisation: Organisation, *, upload: File[Any], original_name: str, actor: Any
 ) -> MetricsImport:
-    """Store the file and run the import in the background once this transaction commits."""
+    """Store the file and run the import in the background once this transaction commits.
+    Only who may import into the organisation may (PermissionDenied; no actor: the command
+    line)."""
     # tasks.py imports this module, so the task is looked up only when needed.
     from .tasks import run_metrics_import_task
+
+    if actor is not None and not (
+        can_import_org.test(actor) and scope_for(actor).organisation_id == organisation.pk
+    ):
+        raise PermissionDenied
 
     suffix = original_name.rsplit(".", 1)[-1].lower() if "." in original_name else ""
     with transaction.atomic():
@@ -62,16 +77,17 @@ def start_metrics_import(
 def run_metrics_import(metrics_import: MetricsImport) -> MetricsImport:
     """Import the stored file, all or nothing; the outcome lands in `report`.
 
-    Runs once: an import that is no longer pending is returned as it is. Messages are written
-    in the language of the person who uploaded the file.
+    Runs once per claim: an import that is not pending is returned as it is. Messages are
+    written in the language of the person who uploaded the file.
     """
-    claimed = MetricsImport.objects.filter(
-        pk=metrics_import.pk, status=ImportStatus.PENDING
-    ).update(status=ImportStatus.RUNNING, updated_at=timezone.now())
+    attempt = claim(MetricsImport, metrics_import.pk)
     metrics_import.refresh_from_db()
-    if not claimed:
+    if attempt is None:
         return metrics_import
-    with translation.override(_language_of(metrics_import.uploaded_by)):
+    with (
+        translation.override(_language_of(metrics_import.uploaded_by)),
+        kept_alive(MetricsImport, metrics_import.pk, attempt),
+    ):
         try:
             _run(metrics_import)
         except Exception:
@@ -100,16 +116,30 @@ def _run(metrics_import: MetricsImport) -> None:
         "problem_count": outcome.problem_count,
         "summary": outcome.summary(),
         "message": outcome.message(),
+        "notes": outcome.notes,
         "ignored_columns": values_file.ignored_columns if values_file else [],
+        **_layout_report(values_file),
     }
     status = ImportStatus.DONE if outcome.applied else ImportStatus.REJECTED
     _finish(metrics_import, status, report)
+
+
+def _layout_report(values_file: ValuesFile | None) -> dict[str, Any]:
+    """Where the header was found and which rows were not read as data."""
+    if values_file is None:
+        return {}
+    return {
+        "header_row": values_file.header_row,
+        "rows_above": [note.as_dict() for note in values_file.skipped],
+        "rows_after": [note.as_dict() for note in values_file.notes],
+    }
 
 
 def _finish(metrics_import: MetricsImport, status: str, report: dict[str, Any]) -> None:
     metrics_import.status = status
     metrics_import.processed_rows = metrics_import.total_rows
     metrics_import.finished_at = timezone.now()
+    metrics_import.lease_until = None
     metrics_import.report = report
     metrics_import.save(
         update_fields=[
@@ -117,9 +147,64 @@ def _finish(metrics_import: MetricsImport, status: str, report: dict[str, Any]) 
             "total_rows",
             "processed_rows",
             "finished_at",
+            "lease_until",
             "report",
             "updated_at",
         ]
+    )
+
+
+def take_back_stalled_metrics_imports(organisation_id: int | None = None) -> int:
+    """Imports whose worker stopped without finishing (their lease ran out): queued again
+    while attempts remain, failed after that. Returns how many were taken back."""
+    imports = MetricsImport.objects.all()
+    if organisation_id is not None:
+        imports = imports.filter(organisation_id=organisation_id)
+    return take_back_expired(imports, retry=_retry_interrupted, fail=_fail_interrupted)
+
+
+def _retry_interrupted(metrics_import: MetricsImport) -> None:
+    from .tasks import run_metrics_import_task
+
+    record(
+        "metrics.import.interrupted",
+        actor=None,
+        obj=metrics_import,
+        organisation_id=metrics_import.organisation_id,
+        data={
+            "file": metrics_import.original_name,
+            "attempt": metrics_import.attempts,
+            "retry": True,
+        },
+    )
+    transaction.on_commit(lambda: run_metrics_import_task.enqueue(metrics_import.pk))
+
+
+def _fail_interrupted(metrics_import: MetricsImport) -> None:
+    # The values commit just before the import is marked done, so a worker that stopped in
+    # between may have written them: promise only that a second import writes nothing twice.
+    with translation.override(_language_of(metrics_import.uploaded_by)):
+        message = ngettext(
+            "The import was interrupted %(count)s time (the process running it stopped) and is "
+            "not tried again. Upload the file again: values already imported are not imported "
+            "twice.",
+            "The import was interrupted %(count)s times (the process running it stopped) and is "
+            "not tried again. Upload the file again: values already imported are not imported "
+            "twice.",
+            metrics_import.attempts,
+        ) % {"count": metrics_import.attempts}
+    metrics_import.report = {
+        "errors": [{"row": None, "column": "", "message": message}],
+        "summary": {},
+        "interrupted": metrics_import.attempts,
+    }
+    metrics_import.save(update_fields=["report"])
+    record(
+        "metrics.import.failed",
+        actor=metrics_import.uploaded_by,
+        obj=metrics_import,
+        organisation_id=metrics_import.organisation_id,
+        data={"file": metrics_import.original_name, "interrupted": metrics_import.attempts},
     )
 
 

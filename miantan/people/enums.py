@@ -33,3 +33,6 @@ class ImportStatus(models.TextChoices):
     REJECTED = "rejected", pgettext_lazy("import status", "rejected")
     DONE = "done", pgettext_lazy("import status", "imported")
     FAILED = "failed", pgettext_lazy("import status", "failed")
+    # Checked and good, but it creates departments placed by the reporting line: HR confirms.
+    CHECKED = "checked", pgettext_lazy("import status", "awaiting confirmation")
+    DISCARDED = "discarded", pgettext_lazy("import status", "discarded")

@@ -6,6 +6,12 @@ row is bad, writes the plan in one transaction (`apply_org_plan`). The check cos
 queries whatever the file size: the organisation's employees, departments and positions are
 loaded once and looked up in memory. A row matches an employee by employee number; a column
 the file does not have leaves that field alone, so importing the same file twice changes nothing.
+
+A file that creates departments placed by the reporting line (no parent department given)
+stops at "checked" with the tree it implies in its report; HR confirms it
+(`confirm_org_import`, which queues the run again) or discards it. The worker holds a lease on
+the import (core/leases.py); `take_back_stalled_org_imports` retries or fails an import whose
+worker died.
 """
 
 from __future__ import annotations
@@ -16,18 +22,22 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from miantan.audit.services import batched, record
+from miantan.core.errors import ConflictError
+from miantan.core.leases import claim, kept_alive, take_back_expired
 
 from .enums import EmploymentStatus, ImportStatus
 from .models import Department, Employee, Organisation, OrgImport, Position
-from .org_file import FileError, RowError, read_org_file
+from .org_file import FileError, OrgFile, RowError, read_org_file
 from .org_plan import NewDepartment, NewPosition, OrgPlan, PlannedRow, check_org_file
 from .rules import can_import_org
 from .scopes import scope_for
@@ -37,15 +47,24 @@ __all__ = [
     "access_org_import",
     "apply_org_plan",
     "check_org_file",
+    "confirm_org_import",
+    "discard_org_import",
     "org_imports_visible_to",
     "run_org_import",
     "save_org_file",
     "start_org_import",
+    "take_back_stalled_org_imports",
 ]
 
 logger = logging.getLogger(__name__)
 
 _BATCH = 500
+_AUDIT_CODES: dict[str, str] = {
+    ImportStatus.DONE: "people.org_import.applied",
+    ImportStatus.REJECTED: "people.org_import.rejected",
+    ImportStatus.FAILED: "people.org_import.failed",
+    ImportStatus.CHECKED: "people.org_import.checked",
+}
 # Fields a row sets directly on an existing employee; managers and leavers have their own steps.
 _PLAIN_FIELDS = ("name", "email", "department", "position", "hire_date", "language")
 
@@ -56,7 +75,12 @@ _PLAIN_FIELDS = ("name", "email", "department", "position", "hire_date", "langua
 def save_org_file(
     organisation: Organisation, *, upload: File[Any], original_name: str, actor: Any
 ) -> OrgImport:
-    """Store the uploaded file as a pending import, without running it."""
+    """Store the uploaded file as a pending import, without running it. Only who may import
+    into the organisation may (PermissionDenied; no actor: the command line)."""
+    if actor is not None and not (
+        can_import_org.test(actor) and scope_for(actor).organisation_id == organisation.pk
+    ):
+        raise PermissionDenied
     suffix = original_name.rsplit(".", 1)[-1].lower() if "." in original_name else ""
     org_import = OrgImport(
         organisation=organisation,
@@ -87,16 +111,18 @@ def start_org_import(
 def run_org_import(org_import: OrgImport) -> OrgImport:
     """Check the file and, if every row is good, apply it; the outcome lands in `report`.
 
-    Runs once: an import that is no longer pending is returned as it is. Messages are written
-    in the language of the person who uploaded the file.
+    Runs once per claim: an import that is not pending is returned as it is. A file that
+    creates departments placed by the reporting line ends at "checked" until it is confirmed.
+    Messages are written in the language of the person who uploaded the file.
     """
-    claimed = OrgImport.objects.filter(pk=org_import.pk, status=ImportStatus.PENDING).update(
-        status=ImportStatus.RUNNING, updated_at=timezone.now()
-    )
+    attempt = claim(OrgImport, org_import.pk)
     org_import.refresh_from_db()
-    if not claimed:
+    if attempt is None:
         return org_import
-    with translation.override(_language_of(org_import.uploaded_by)):
+    with (
+        translation.override(_language_of(org_import.uploaded_by)),
+        kept_alive(OrgImport, org_import.pk, attempt),
+    ):
         try:
             _run(org_import)
         except Exception:
@@ -109,6 +135,14 @@ def run_org_import(org_import: OrgImport) -> OrgImport:
 class _Rejected(Exception):
     def __init__(self, plan: OrgPlan) -> None:
         super().__init__(f"{len(plan.errors)} problems")
+        self.plan = plan
+
+
+class _Unconfirmed(Exception):
+    """The departments to place differ from those confirmed (the organisation changed)."""
+
+    def __init__(self, plan: OrgPlan) -> None:
+        super().__init__("the inferred departments changed")
         self.plan = plan
 
 
@@ -125,7 +159,10 @@ def _run(org_import: OrgImport) -> None:
     # The first check runs outside the transaction, so that the page can show its progress.
     plan = check_org_file(organisation, org_file, progress=_progress_saver(org_import))
     if plan.errors:
-        _finish(org_import, ImportStatus.REJECTED, plan.errors, plan)
+        _finish(org_import, ImportStatus.REJECTED, plan.errors, plan, org_file)
+        return
+    if plan.inferred and not _confirmed(org_import, plan):
+        _finish(org_import, ImportStatus.CHECKED, [], plan, org_file)
         return
     try:
         with transaction.atomic():
@@ -135,31 +172,60 @@ def _run(org_import: OrgImport) -> None:
             plan = check_org_file(organisation, org_file)
             if plan.errors:
                 raise _Rejected(plan)
+            if plan.inferred and not _confirmed(org_import, plan):
+                raise _Unconfirmed(plan)
             apply_org_plan(plan, actor=org_import.uploaded_by)
-            _finish(org_import, ImportStatus.DONE, [], plan)
+            _finish(org_import, ImportStatus.DONE, [], plan, org_file)
     except _Rejected as rejected:
-        _finish(org_import, ImportStatus.REJECTED, rejected.plan.errors, rejected.plan)
+        _finish(org_import, ImportStatus.REJECTED, rejected.plan.errors, rejected.plan, org_file)
+    except _Unconfirmed as unconfirmed:
+        _finish(org_import, ImportStatus.CHECKED, [], unconfirmed.plan, org_file)
+
+
+def _confirmed(org_import: OrgImport, plan: OrgPlan) -> bool:
+    """HR confirmed exactly these departments with these parents."""
+    seen = org_import.report.get("inferred_signature")
+    return org_import.confirmed_at is not None and seen == plan.inferred_signature()
 
 
 def _finish(
-    org_import: OrgImport, status: str, errors: list[RowError], plan: OrgPlan | None = None
+    org_import: OrgImport,
+    status: str,
+    errors: list[RowError],
+    plan: OrgPlan | None = None,
+    org_file: OrgFile | None = None,
 ) -> None:
-    done = status == ImportStatus.DONE
+    shown = plan is not None and status in (ImportStatus.DONE, ImportStatus.CHECKED)
     org_import.status = status
     if status != ImportStatus.FAILED:
         org_import.processed_rows = org_import.total_rows
     org_import.finished_at = timezone.now()
+    org_import.lease_until = None
+    reconfirm = status == ImportStatus.CHECKED and org_import.confirmed_at is not None
+    if status == ImportStatus.CHECKED:
+        org_import.confirmed_at, org_import.confirmed_by = None, None
     org_import.report = {
         "errors": [error.as_dict() for error in errors],
-        "summary": plan.summary() if plan is not None and done else _empty_summary(),
-        "changes": plan.changes() if plan is not None and done else [],
+        "summary": plan.summary() if plan is not None and shown else _empty_summary(),
+        "changes": plan.changes() if plan is not None and shown else [],
         "ignored_columns": plan.ignored_columns if plan is not None else [],
+        **_layout_report(org_file),
+        **(_departments_report(plan, reconfirm) if plan is not None and shown else {}),
     }
     org_import.save(
-        update_fields=["status", "processed_rows", "finished_at", "report", "updated_at"]
+        update_fields=[
+            "status",
+            "processed_rows",
+            "finished_at",
+            "lease_until",
+            "confirmed_at",
+            "confirmed_by",
+            "report",
+            "updated_at",
+        ]
     )
     record(
-        f"people.org_import.{'applied' if done else status}",
+        _AUDIT_CODES[status],
         actor=org_import.uploaded_by,
         obj=org_import,
         organisation_id=org_import.organisation_id,
@@ -168,6 +234,147 @@ def _finish(
             "errors": len(errors),
             **org_import.report["summary"],
         },
+    )
+
+
+def _layout_report(org_file: OrgFile | None) -> dict[str, Any]:
+    """Where the header was found and which rows were not read as data."""
+    if org_file is None:
+        return {}
+    return {
+        "header_row": org_file.header_row,
+        "rows_above": [note.as_dict() for note in org_file.skipped],
+        "rows_after": [note.as_dict() for note in org_file.notes],
+    }
+
+
+def _departments_report(plan: OrgPlan, reconfirm: bool) -> dict[str, Any]:
+    if not plan.new_departments:
+        return {}
+    return {
+        "departments": plan.department_tree(),
+        "inferred_signature": plan.inferred_signature(),
+        "reconfirm": reconfirm,
+    }
+
+
+# --- confirming, discarding, taking back ---------------------------------------------------
+
+
+def _require_importer(actor: Any, org_import: OrgImport) -> None:
+    """Only who may import into this organisation may confirm or discard (no actor: the
+    command line)."""
+    if actor is None:
+        return
+    if not (
+        can_import_org.test(actor)
+        and scope_for(actor).organisation_id == org_import.organisation_id
+    ):
+        raise PermissionDenied
+
+
+def confirm_org_import(org_import: OrgImport, *, actor: Any, queue: bool = True) -> OrgImport:
+    """HR agrees to the departments the import places by the reporting line: the import runs
+    again and applies, provided it would place exactly those departments (else it stops at
+    "checked" once more, with the new tree). `queue=False` leaves running it to the caller."""
+    # tasks.py imports this module, so the task is looked up only when needed.
+    from .tasks import run_org_import_task
+
+    _require_importer(actor, org_import)
+    now = timezone.now()
+    with transaction.atomic():
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        moved = OrgImport.objects.filter(pk=org_import.pk, status=ImportStatus.CHECKED).update(
+            status=ImportStatus.PENDING,
+            confirmed_by=user,
+            confirmed_at=now,
+            attempts=0,
+            updated_at=now,
+        )
+        if not moved:
+            raise ConflictError(_("This import is no longer waiting for confirmation."))
+        org_import.refresh_from_db()
+        record(
+            "people.org_import.confirmed",
+            actor=actor,
+            obj=org_import,
+            organisation_id=org_import.organisation_id,
+            data={
+                "file": org_import.original_name,
+                "departments": org_import.report.get("inferred_signature", []),
+            },
+        )
+        if queue:
+            transaction.on_commit(lambda: run_org_import_task.enqueue(org_import.pk))
+    return org_import
+
+
+def discard_org_import(org_import: OrgImport, *, actor: Any) -> OrgImport:
+    """HR does not want the departments the import would place: nothing is applied."""
+    _require_importer(actor, org_import)
+    now = timezone.now()
+    with transaction.atomic():
+        moved = OrgImport.objects.filter(pk=org_import.pk, status=ImportStatus.CHECKED).update(
+            status=ImportStatus.DISCARDED, finished_at=now, updated_at=now
+        )
+        if not moved:
+            raise ConflictError(_("This import is no longer waiting for confirmation."))
+        org_import.refresh_from_db()
+        record(
+            "people.org_import.discarded",
+            actor=actor,
+            obj=org_import,
+            organisation_id=org_import.organisation_id,
+            data={"file": org_import.original_name},
+        )
+    return org_import
+
+
+def take_back_stalled_org_imports(organisation_id: int | None = None) -> int:
+    """Imports whose worker stopped without finishing (their lease ran out): queued again
+    while attempts remain, failed after that. Returns how many were taken back."""
+    imports = OrgImport.objects.all()
+    if organisation_id is not None:
+        imports = imports.filter(organisation_id=organisation_id)
+    return take_back_expired(imports, retry=_retry_interrupted, fail=_fail_interrupted)
+
+
+def _retry_interrupted(org_import: OrgImport) -> None:
+    from .tasks import run_org_import_task
+
+    record(
+        "people.org_import.interrupted",
+        actor=None,
+        obj=org_import,
+        organisation_id=org_import.organisation_id,
+        data={"file": org_import.original_name, "attempt": org_import.attempts, "retry": True},
+    )
+    transaction.on_commit(lambda: run_org_import_task.enqueue(org_import.pk))
+
+
+def _fail_interrupted(org_import: OrgImport) -> None:
+    with translation.override(_language_of(org_import.uploaded_by)):
+        message = ngettext(
+            "The import was interrupted %(count)s time (the process running it stopped) and is "
+            "not tried again; nothing was changed. Upload the file again.",
+            "The import was interrupted %(count)s times (the process running it stopped) and is "
+            "not tried again; nothing was changed. Upload the file again.",
+            org_import.attempts,
+        ) % {"count": org_import.attempts}
+    org_import.report = {
+        "errors": [RowError(None, "", message).as_dict()],
+        "summary": _empty_summary(),
+        "changes": [],
+        "ignored_columns": [],
+        "interrupted": org_import.attempts,
+    }
+    org_import.save(update_fields=["report"])
+    record(
+        "people.org_import.failed",
+        actor=org_import.uploaded_by,
+        obj=org_import,
+        organisation_id=org_import.organisation_id,
+        data={"file": org_import.original_name, "errors": 1, "interrupted": org_import.attempts},
     )
 
 

@@ -241,6 +241,15 @@ class OrgImport(TimeStampedModel):
     # {"errors": [{"row": 7, "column": "上级工号", "message": "..."}], "changes": {...}}
     report = models.JSONField(default=dict, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker's lease (core/leases.py): an attempt whose lease runs out is taken back.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Who agreed to the departments placed by the reporting line (status "checked" → pending).
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("organisation import")

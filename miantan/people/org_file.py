@@ -1,17 +1,13 @@
 """Reading an organisation file (xlsx or csv) into rows of cells keyed by field.
 
-Nothing here touches the database: this module knows the accepted headers, the two file
-formats and how one cell becomes a value (text, date, language, status). `importing.py` decides
-what the rows mean for the organisation.
+Nothing here touches the database: this module knows the accepted headers and how one cell
+becomes a value (text, date, language, status); `miantan.core.spreadsheets` finds the header
+row and reads either format. `importing.py` decides what the rows mean for the organisation.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import IO, Any
@@ -20,26 +16,95 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from miantan.core.spreadsheets import (
+    FileError,
+    Layout,
+    Note,
+    RowError,
+    Sheet,
+    header_key,
+    open_sheet,
+)
 from miantan.core.text import normalise
 
 from .enums import EmploymentStatus, Language
 
-# Field → (Chinese header, English header, further accepted spellings). Matching ignores case,
-# spaces, "_", "-" and "." so "Employee_Number" and "employee number" are the same header.
+__all__ = [
+    "HEADERS",
+    "LAYOUT",
+    "FileError",
+    "FileRow",
+    "OrgFile",
+    "RowError",
+    "header_key",
+    "parse_date",
+    "parse_email",
+    "parse_language",
+    "parse_status",
+    "read_org_file",
+    "text",
+]
+
+# Field → (Chinese header, English header, further accepted spellings, as HR systems and
+# rosters (花名册) write them). Matching ignores case, spaces, "_", "-", "." and markers such as
+# "*" or "（必填）", so "Employee_Number" and "工号*" are the headers they look like.
 HEADERS: dict[str, tuple[str, ...]] = {
-    "employee_number": ("工号", "employee number", "员工编号", "员工工号", "employee no"),
-    "name": ("姓名", "name", "员工姓名"),
-    "department": ("部门", "department", "部门名称", "department name"),
-    "department_code": ("部门编码", "department code", "部门代码"),
+    "employee_number": (
+        "工号",
+        "employee number",
+        "员工编号",
+        "员工工号",
+        "职工号",
+        "员工号",
+        "人员编号",
+        "employee no",
+        "employee id",
+    ),
+    "name": ("姓名", "name", "员工姓名", "full name"),
+    "department": (
+        "部门",
+        "department",
+        "部门名称",
+        "所属部门",
+        "所在部门",
+        "科室",
+        "所属科室",
+        "department name",
+    ),
+    "department_code": ("部门编码", "department code", "部门代码", "部门编号", "科室编码"),
     "parent_department": ("上级部门", "parent department"),
-    "manager_number": ("上级工号", "manager number", "直属上级工号", "manager employee number"),
-    "position": ("岗位", "position", "职位"),
-    "hire_date": ("入职日期", "hire date"),
-    "email": ("邮箱", "email", "电子邮箱", "e-mail"),
+    "manager_number": (
+        "上级工号",
+        "manager number",
+        "直属上级工号",
+        "直接上级工号",
+        "汇报对象工号",
+        "manager employee number",
+        "manager no",
+        "manager id",
+    ),
+    "manager_name": (
+        "直属上级",
+        "manager",
+        "直接上级",
+        "上级",
+        "上级姓名",
+        "直属上级姓名",
+        "直属领导",
+        "汇报对象",
+        "manager name",
+        "reports to",
+    ),
+    "position": ("岗位", "position", "职位", "职务", "岗位名称", "job title"),
+    "hire_date": ("入职日期", "hire date", "入职时间", "到岗日期", "start date"),
+    "email": ("邮箱", "email", "电子邮箱", "e-mail", "邮件地址", "电子邮件"),
     "language": ("语言", "language"),
-    "status": ("状态", "status", "在职状态"),
+    "status": ("状态", "status", "在职状态", "员工状态"),
 }
 REQUIRED_FIELDS = ("employee_number", "name")
+LAYOUT = Layout(
+    HEADERS, (*REQUIRED_FIELDS, ("department", "department_code")), key="employee_number"
+)
 MAX_ROWS = 50_000
 
 _LANGUAGES = {
@@ -49,7 +114,7 @@ _LANGUAGES = {
     **dict.fromkeys(("en", "english", "英文", "英语"), Language.EN),
 }
 _STATUSES = {
-    **dict.fromkeys(("在职", "在岗", "active"), EmploymentStatus.ACTIVE),
+    **dict.fromkeys(("在职", "在岗", "试用", "试用期", "active"), EmploymentStatus.ACTIVE),
     **dict.fromkeys(("离职", "已离职", "left"), EmploymentStatus.LEFT),
 }
 _DATE_TEXT = re.compile(
@@ -62,24 +127,6 @@ _SERIAL = re.compile(r"^\d{1,5}(?:\.\d+)?$")
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
-class FileError(Exception):
-    """The file as a whole cannot be read; `message` is already translated."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int | None  # as the spreadsheet shows it, header = 1; None for the file as a whole
-    column: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-
 @dataclass(frozen=True)
 class FileRow:
     number: int
@@ -88,129 +135,55 @@ class FileRow:
 
 @dataclass
 class OrgFile:
-    columns: dict[str, str]  # field → the header exactly as written in the file
+    """The header of an organisation file (where it was found, what it names) and its rows."""
+
+    sheet: Sheet = field(repr=False)
     rows: list[FileRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    indexes: dict[str, int] = field(default_factory=dict, repr=False)  # field → cell position
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Field → the header exactly as written in the file."""
+        return self.sheet.columns
+
+    @property
+    def ignored_columns(self) -> list[str]:
+        return self.sheet.ignored_columns
+
+    @property
+    def header_row(self) -> int:
+        return self.sheet.header_row
+
+    @property
+    def skipped(self) -> list[Note]:
+        """Rows above the header: titles, blank-looking lines, notes."""
+        return self.sheet.skipped
+
+    @property
+    def notes(self) -> list[Note]:
+        """Rows after the data that are not data: notes, signatures, totals."""
+        return self.sheet.notes
 
     def has(self, name: str) -> bool:
-        return name in self.columns
+        return name in self.sheet.columns
 
     def column(self, name: str) -> str:
         """The header the user wrote for a field, or the standard one if the file lacks it."""
-        if name in self.columns:
-            return self.columns[name]
-        chinese = any(_is_cjk(header) for header in self.columns.values())
-        return HEADERS[name][0] if chinese or not self.columns else HEADERS[name][1]
+        return self.sheet.column(name)
 
 
 def read_org_file(stream: IO[bytes], name: str) -> OrgFile:
-    """Read an .xlsx or .csv file. Raises FileError when it is neither or cannot be opened."""
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix == "xlsx":
-        return _from_lines(_xlsx_lines(stream))
-    if suffix == "csv":
-        return _from_lines(_csv_lines(stream.read()))
-    raise FileError(_("Only .xlsx and .csv files can be imported."))
-
-
-def header_key(header: object) -> str:
-    return re.sub(r"[\s_.\-:：]+", "", normalise(header).lower())
-
-
-_ALIASES = {header_key(alias): name for name, aliases in HEADERS.items() for alias in aliases}
-
-
-def _from_lines(lines: Iterable[tuple[int, list[Any]]]) -> OrgFile:
-    iterator = iter(lines)
-    for number, cells in iterator:
-        if not _is_blank(cells):
-            org_file = _with_header(number, cells)
-            break
-    else:
-        raise FileError(_("The file is empty."))
-    for number, cells in iterator:
-        if _is_blank(cells):
-            continue
+    """Read an .xlsx or .csv file. Raises FileError when it is neither, cannot be opened or
+    goes beyond the limits."""
+    sheet = open_sheet(stream, name, LAYOUT)
+    org_file = OrgFile(sheet=sheet, errors=list(sheet.errors))
+    for number, cells in sheet.rows():
         if len(org_file.rows) >= MAX_ROWS:
             raise FileError(_("The file has more than %(limit)s rows.") % {"limit": MAX_ROWS})
-        org_file.rows.append(FileRow(number, _cells_by_field(cells, org_file.indexes)))
+        org_file.rows.append(FileRow(number, sheet.cells(cells)))
     if not org_file.rows and not org_file.errors:
         org_file.errors.append(RowError(None, "", _("The file has no rows below the header.")))
     return org_file
-
-
-def _with_header(number: int, cells: list[Any]) -> OrgFile:
-    columns: dict[str, str] = {}
-    ignored: list[str] = []
-    errors: list[RowError] = []
-    indexes: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        header = normalise(cell)
-        if not header:
-            continue
-        name = _ALIASES.get(header_key(header))
-        if name is None:
-            ignored.append(header)
-        elif name in columns:
-            message = _("This column appears twice (also as %(other)s).") % {"other": columns[name]}
-            errors.append(RowError(number, header, message))
-        else:
-            columns[name] = header
-            indexes[name] = index
-    org_file = OrgFile(columns=columns, errors=errors, ignored_columns=ignored, indexes=indexes)
-    missing = [name for name in REQUIRED_FIELDS if name not in columns]
-    if "department" not in columns and "department_code" not in columns:
-        missing.append("department")
-    for name in missing:
-        message = _("This column is required but missing from the header row.")
-        org_file.errors.append(RowError(number, org_file.column(name), message))
-    return org_file
-
-
-def _cells_by_field(cells: list[Any], indexes: dict[str, int]) -> dict[str, Any]:
-    return {name: cells[at] if at < len(cells) else None for name, at in indexes.items()}
-
-
-def _xlsx_lines(stream: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise FileError(_("The file could not be opened as an Excel workbook (.xlsx).")) from error
-    try:
-        sheet = workbook.worksheets[0]
-        # Some programs write a wrong sheet size; reading row by row does not need it.
-        sheet.reset_dimensions()
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, list(values)
-    finally:
-        workbook.close()
-
-
-def _csv_lines(content: bytes) -> Iterator[tuple[int, list[Any]]]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            decoded = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise FileError(_("The file is neither UTF-8 nor GB18030 text."))
-    # The header line decides the separator: comma, or semicolon or tab as some exports use.
-    first_line = decoded.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    yield from enumerate(csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter), start=1)
-
-
-def _is_blank(cells: list[Any]) -> bool:
-    return all(normalise(cell) == "" for cell in cells)
-
-
-def _is_cjk(text: str) -> bool:
-    return any("\u4e00" <= char <= "\u9fff" for char in text)
 
 
 # --- cells -----------------------------------------------------------------------------------

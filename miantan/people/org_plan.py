@@ -3,7 +3,9 @@
 The organisation's employees, departments and positions are loaded once (three queries) and
 looked up in memory, so a file of 10,000 rows costs no more queries than a file of ten. The plan
 says, row by row, which employee the row is (by employee number), what the file asks for, and
-what that changes; departments and positions the file introduces are planned as new ones.
+what that changes; departments and positions the file introduces are planned as new ones. A new
+department whose parent the file does not give is placed by the reporting line (org_tree.py);
+such a plan is shown for confirmation before it is applied (`OrgPlan.inferred`).
 """
 
 from __future__ import annotations
@@ -27,23 +29,13 @@ from .org_file import (
     parse_status,
     text,
 )
+from .org_tree import TOP, NewDepartment, department_tree, natural_key, place_departments
 
 PROGRESS_EVERY = 200
 _BATCH = 500
 _LIMITS = {"employee_number": 50, "name": 200, "email": 254, "code": 50}
 # A checker's answer when the cell was bad (already reported) or blank where blank means "keep".
 _SKIP: Any = object()
-
-
-@dataclass(eq=False)
-class NewDepartment:
-    """A department the file creates: a row names one that does not exist, with its parent."""
-
-    code: str
-    name: str
-    parent_value: str
-    row: int
-    parent: Department | NewDepartment | None = None
 
 
 @dataclass(eq=False)
@@ -75,6 +67,23 @@ class OrgPlan:
     new_positions: list[NewPosition]
     errors: list[RowError]
     ignored_columns: list[str]
+    existing_departments: dict[int, Department] = field(default_factory=dict, repr=False)
+
+    @property
+    def inferred(self) -> list[NewDepartment]:
+        """New departments placed by the reporting line: the plan waits for confirmation."""
+        return [department for department in self.new_departments if department.inferred]
+
+    def inferred_signature(self) -> list[list[str]]:
+        """Each inferred department with its parent, by code: what a confirmation agreed to."""
+        return sorted(
+            [d.code, d.parent.code if d.parent is not None else ""] for d in self.inferred
+        )
+
+    def department_tree(self) -> list[dict[str, Any]]:
+        """The new departments where they will stand, under their existing ancestors, as
+        nested nodes {name, code, new, inferred, reason, members, children}."""
+        return department_tree(self.new_departments, self.existing_departments)
 
     def summary(self) -> dict[str, int]:
         created = sum(1 for row in self.rows if row.employee is None)
@@ -124,6 +133,7 @@ def check_org_file(
             org_file.errors + checker.errors, key=lambda e: (e.row or 0, e.column, e.message)
         ),
         ignored_columns=org_file.ignored_columns,
+        existing_departments=checker.departments.by_id,
     )
 
 
@@ -182,6 +192,9 @@ class _Checker:
         self.positions = _Catalogue(Position.objects.filter(organisation=organisation))
         self.new_positions: dict[str, NewPosition] = {}
         self.names: dict[str, str] = {e.employee_number: e.name for e in self.employees.values()}
+        # The reporting line after the import, by employee number (set by _check_managers).
+        self.boss: dict[str, str | None] = {}
+        self.manager_names: dict[str, str] = {}  # employee number → the manager's name given
 
     def error(self, row: int, column: str, message: str) -> None:
         self.errors.append(RowError(row, self.file.column(column), message))
@@ -204,6 +217,7 @@ class _Checker:
         self._check_logins()
         if not self.errors:
             self.names.update((planned.number, planned.name) for planned in self.rows)
+            self._place_new_departments()
             for planned in self.rows:
                 planned.changes = self._changes(planned)
 
@@ -268,17 +282,61 @@ class _Checker:
         found = self.departments.find(value, code_only=is_code)
         if len(found) == 1:
             return found[0]
+        name = text(cells.get("department")) or value
         if found:
             message = _("Several departments are called %(value)s; use the department code.")
             self.error(row, column, message % {"value": value})
+        elif len(value) > _LIMITS["code"]:
+            self._too_long(row, column, _LIMITS["code"])
+        elif len(name) > _LIMITS["name"]:
+            self._too_long(row, "department", _LIMITS["name"])
         else:
-            message = _(
-                "The department %(value)s does not exist. To create it, give its parent "
-                "department in the column %(parent)s."
-            )
-            parent = self.file.column("parent_department")
-            self.error(row, column, message % {"value": value, "parent": parent})
+            # Its parent is inferred from the reporting line once every row is read.
+            new = NewDepartment(code=value, name=name, parent_value="", row=row, inferred=True)
+            self.departments.add(new, value, [name])
+            return new
         return _SKIP
+
+    def _place_new_departments(self) -> None:
+        """Count each new department's members; place those without a parent by the
+        reporting line, under the organisation's top department at the very top."""
+        inferred: dict[NewDepartment, list[str]] = {}
+        for planned in self.rows:
+            department = planned.values.get("department")
+            if isinstance(department, NewDepartment):
+                department.members.append(planned.number)
+                if department.inferred:
+                    inferred.setdefault(department, []).append(planned.number)
+        if not inferred:
+            return
+        top = self._top_department()
+        in_file = {planned.number: planned for planned in self.rows}
+
+        def department_of(number: str) -> Any:
+            planned = in_file.get(number)
+            if planned is not None and "department" in planned.values:
+                return planned.values["department"]
+            employee = self.employees.get(number)
+            return self.departments.by_id.get(employee.department_id) if employee else None
+
+        def describe(target: Any) -> str:
+            if target is None and top is not None:
+                return _("under the top department %(name)s") % {"name": top.name}
+            if target is None:
+                return _("to the top of the tree")
+            if target is TOP:
+                return top.name if top is not None else _("the top of the tree")
+            return str(target.name)
+
+        placements = place_departments(inferred, self.boss, department_of, describe, self._person)
+        for department, placement in placements.items():
+            department.parent = top if placement.parent is TOP else placement.parent
+            department.reason = placement.reason
+
+    def _top_department(self) -> Department | None:
+        """The root of the organisation's tree (the first one, should there be several)."""
+        roots = [d for d in self.departments.by_id.values() if d.parent_id is None]
+        return min(roots, key=lambda d: (d.path, d.pk)) if roots else None
 
     # -- one row -----------------------------------------------------------------------------
 
@@ -302,6 +360,8 @@ class _Checker:
                 )
         if not number:
             return None
+        if self.file.has("manager_name"):
+            self.manager_names[number] = text(cells.get("manager_name"))
         values = {key: value for key, value in values.items() if value is not _SKIP}
         return PlannedRow(row, number, name, self.employees.get(number), values)
 
@@ -377,6 +437,7 @@ class _Checker:
 
     def _check_managers(self) -> None:
         in_file = {planned.number: planned for planned in self.rows}
+        self._resolve_manager_names()
         boss: dict[str, str | None] = {
             e.employee_number: self.number_by_id.get(e.manager_id) if e.manager_id else None
             for e in self.employees.values()
@@ -392,12 +453,53 @@ class _Checker:
                 self.error(planned.row, "manager_number", message % {"number": manager})
                 manager = None
             boss[planned.number] = manager
+        self.boss = boss
+        column = "manager_number" if self.file.has("manager_number") else "manager_name"
         for circle in _circles(boss, in_file):
             chain = " → ".join([*circle, circle[0]])
             message = _("The reporting lines form a circle: %(chain)s.")
             for number in circle:
                 if number in in_file:
-                    self.error(in_file[number].row, "manager_number", message % {"chain": chain})
+                    self.error(in_file[number].row, column, message % {"chain": chain})
+
+    def _resolve_manager_names(self) -> None:
+        """A manager given by name (直属上级) where the row gives no manager number: the one
+        person of that name in the file or among the organisation's active employees."""
+        if not self.file.has("manager_name"):
+            return
+        in_file = {planned.number for planned in self.rows}
+        by_name: dict[str, set[str]] = {}
+        for employee in self.employees.values():
+            if employee.is_active and employee.employee_number not in in_file:
+                by_name.setdefault(employee.name, set()).add(employee.employee_number)
+        for planned in self.rows:
+            by_name.setdefault(planned.name, set()).add(planned.number)
+        for planned in self.rows:
+            if planned.values.get("manager") is not None:
+                continue  # the manager number decides
+            name = self.manager_names.get(planned.number, "")
+            found = sorted(by_name.get(name, ()), key=natural_key)
+            others = [number for number in found if number != planned.number]
+            if not name or len(others) == 1:
+                planned.values["manager"] = others[0] if name else None
+            elif not found:
+                message = _("Nobody called %(name)s is in the file or the organisation.")
+                self.error(planned.row, "manager_name", message % {"name": name})
+            elif not others:
+                self.error(
+                    planned.row, "manager_name", _("An employee cannot be their own manager.")
+                )
+            else:
+                message = _(
+                    "Several people are called %(name)s (%(numbers)s); give the manager's "
+                    "employee number in a column %(column)s."
+                )
+                values = {
+                    "name": name,
+                    "numbers": "、".join(others),
+                    "column": self.file.column("manager_number"),
+                }
+                self.error(planned.row, "manager_name", message % values)
 
     def _check_logins(self) -> None:
         """A new employee's login name must be free (a login may outlive its employee)."""

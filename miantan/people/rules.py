@@ -7,6 +7,7 @@ from typing import Any
 
 import rules
 
+from .enums import SCOPED_ROLES
 from .models import Department, Employee, RoleAssignment
 from .scopes import scope_for
 
@@ -63,6 +64,13 @@ def is_admin(user: Any) -> bool:
 
 
 @rules.predicate
+def is_installation_admin(user: Any) -> bool:
+    """A Django superuser: whoever runs the installation, above every organisation. An
+    organisation's administrators never are (assign_role keeps the flag off)."""
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
+
+
+@rules.predicate
 def is_hr(user: Any) -> bool:
     return scope_for(user).is_hr
 
@@ -87,7 +95,10 @@ def can_see_department(user: Any, department: Department) -> bool:
 @rules.predicate
 def can_revoke_role(user: Any, assignment: RoleAssignment) -> bool:
     """Admins revoke any role of their organisation; HR only roles scoped to a department within
-    its own subtrees (the same limit as for assigning), so nobody removes a wider role."""
+    its own subtrees (the same limit as for assigning), so nobody removes a wider role. The
+    installation's superuser may revoke any."""
+    if is_installation_admin.test(user):
+        return True
     scope = scope_for(user)
     own = scope.employee
     if own is None or not own.is_active or own.organisation_id != assignment.organisation_id:
@@ -96,6 +107,28 @@ def can_revoke_role(user: Any, assignment: RoleAssignment) -> bool:
         return True
     department = assignment.department
     return department is not None and _in_subtrees(department.path, scope.hr_paths)
+
+
+def may_grant_role(user: Any, employee: Employee, role: str, department: Department | None) -> bool:
+    """Administrators grant any role in their organisation; HR partners grant only the roles
+    scoped to a department (department head, HR), for a department within their own HR
+    subtrees, to someone they may see. So nobody hands out more than they hold. The
+    installation's superuser may grant any."""
+    if is_installation_admin.test(user):
+        return True
+    scope = scope_for(user)
+    own = scope.employee
+    if own is None or not own.is_active or own.organisation_id != employee.organisation_id:
+        return False
+    if scope.is_admin:
+        return True
+    if role not in SCOPED_ROLES or department is None:
+        return False
+    return (
+        department.organisation_id == employee.organisation_id
+        and _in_subtrees(department.path, scope.hr_paths)
+        and can_view_employee.test(user, employee)
+    )
 
 
 @rules.predicate
@@ -111,6 +144,8 @@ def is_hr_for_whole_organisation(user: Any) -> bool:
 
 can_view_employee = is_self | is_manager_of | is_department_head_for | is_hr_for | is_admin_of
 can_manage_organisation = is_hr | is_admin
+# Counts about groups of people (never names): executives and administrators, organisation-wide.
+can_see_organisation_aggregates = is_executive | is_admin
 # An import can change anyone in the organisation, so it needs organisation-wide reach.
 can_import_org = is_admin | is_hr_for_whole_organisation
 

@@ -4,7 +4,8 @@ For one employee and a window [start, end), availability is built from:
 
 - working hours in the employee's time zone, day by day (so a daylight-saving change day has
   its real length), on working days: the mainland calendar (holidays, adjusted working
-  Saturdays) for Chinese time zones, the weekdays that have working hours elsewhere;
+  Saturdays) for Chinese time zones, the weekdays that have working hours elsewhere; a year
+  the calendar does not know counts as ordinary weekdays, and is reported in `unknown_years`;
 - roster shifts: a shift belongs to the date it starts on and may cross midnight (夜班
   20:00–08:00). A day shift (白班) is the day's working time instead of the working hours; a
   day off (休) has none; every other shift is busy while it lasts;
@@ -13,7 +14,7 @@ For one employee and a window [start, end), availability is built from:
 `free` is working time minus busy time. The slot search adds the hard constraints (duty days,
 rest after night shifts, buffers, caps) on top, from the facts kept here.
 
-`load_availability` loads many people with a fixed number of queries (five, whatever their
+`load_availability` loads many people with a fixed number of queries (six, whatever their
 number), so that a review cycle can compute availability for thousands of pairs at once;
 `compute_availability` is the pure part, which tests feed with plain data.
 """
@@ -50,8 +51,6 @@ DEFAULT_WORKING_HOURS: dict[int, tuple[tuple[time, time], ...]] = {
     weekday: ((time(9), time(12)), (time(13), time(18))) for weekday in range(5)
 }
 _DAY = timedelta(days=1)
-# The detail of the busy time on days of a year without holiday data.
-UNKNOWN_CALENDAR = "unknown"
 
 __all__ = [
     "DEFAULT_WORKING_HOURS",
@@ -64,6 +63,7 @@ __all__ = [
     "existing_talks",
     "load_availability",
     "register_talk_loader",
+    "shift_kinds_of",
 ]
 
 
@@ -135,7 +135,7 @@ class Availability:
     shifts: list[ShiftSpan]
     talks: list[Span]
     free: list[Span] = field(default_factory=list)
-    # Years in the window without public-holiday data: no working time on their days.
+    # Years in the window without public-holiday data, whose days count as ordinary weekdays.
     unknown_years: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
@@ -206,9 +206,8 @@ def compute_availability(
     """Availability of one person in [window start, window end). `calendar` is the mainland
     calendar, used when the person's time zone is Chinese; None means weekdays decide.
 
-    A day of a year whose public holidays are not known yet has no working time (guessing
-    would put talks on Spring Festival); its year is listed in `unknown_years`, so that the
-    caller can say why there are no slots after the end of the known calendar."""
+    A day of a year that no holiday source knows is an ordinary weekday or weekend (talks go
+    on being offered); its year is listed in `unknown_years`, so that HR can be told."""
     zone = ZoneInfo(schedule.time_zone)
     start, end = (moment.astimezone(UTC) for moment in window)
     chinese = calendar if schedule.time_zone in CHINESE_TIME_ZONES else None
@@ -237,10 +236,7 @@ def compute_availability(
             hours, holiday = _hours_on(day, schedule.working_hours, chinese)
         except UnknownHolidayYear:
             unknown.add(day.year)
-            begins, ends = _local(day, time(0), zone), _local(day + _DAY, time(0), zone)
-            busy.append(BusyInterval(begins, ends, BusyReason.HOLIDAY, UNKNOWN_CALENDAR))
-            day += _DAY
-            continue
+            hours, holiday = _hours_on(day, schedule.working_hours, None)
         spans = [(_local(day, a, zone), _local(day, b, zone)) for a, b in hours]
         if holiday:
             busy.extend(BusyInterval(a, b, BusyReason.HOLIDAY) for a, b in spans)
@@ -322,9 +318,10 @@ def load_availability(
 ) -> dict[int, Availability]:
     """Availability of many employees in [start, end), by employee id.
 
-    Five queries whatever the number of people: working hours, roster entries with their
-    shift codes, leave, busy blocks, holiday overrides (plus what the talk loaders run).
-    Days of a year without holiday data have no working time (see compute_availability).
+    Six queries whatever the number of people: working hours, roster entries with their
+    shift codes, leave, busy blocks, holiday overrides and the years loaded from files (plus
+    what the talk loaders run). Days of a year without holiday data count as ordinary days
+    (see compute_availability).
     """
     ids = [employee.pk for employee in employees]
     organisation_ids = {employee.organisation_id for employee in employees}
@@ -415,6 +412,15 @@ def _spans_by_employee(
     for employee_id, begins, ends in rows:
         spans[employee_id].append((begins, ends))
     return spans
+
+
+def shift_kinds_of(organisation_id: int) -> frozenset[str]:
+    """The kinds of shift the organisation's codes have (one query): which roster-based
+    constraints (duty days, surgery days) mean anything to its people."""
+    from .models import ShiftCode
+
+    kinds = ShiftCode.objects.filter(organisation_id=organisation_id).values_list("kind", flat=True)
+    return frozenset(kinds.distinct())
 
 
 # --- existing talks ----------------------------------------------------------------------------

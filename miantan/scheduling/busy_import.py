@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from miantan.audit.services import record
 from miantan.core.errors import DomainError
 from miantan.people.models import Employee
+from miantan.people.rules import is_self
 
 from .enums import BusySource
 from .models import BusyBlock
@@ -61,7 +63,10 @@ def import_busy_ics(
 ) -> BusyImport:
     """Replace the employee's busy blocks of `source` in the import window by the events of
     the ICS `content`. Raises CalendarImportError (nothing changed) for a file that is not a
-    calendar, too big, or has too many events."""
+    calendar, too big, or has too many events. Only the person themself imports their busy
+    time (PermissionDenied; no actor: the command line)."""
+    if actor is not None and not is_self.test(actor, employee):
+        raise PermissionDenied
     if len(content) > MAX_BYTES:
         raise CalendarImportError(
             _("The calendar file is larger than %(limit)s MB.") % {"limit": MAX_BYTES // 2**20}

@@ -13,11 +13,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from miantan.audit.services import record
 from miantan.people.models import Employee
+from miantan.people.rules import is_self
 
 from .calendar import feed_ics
 from .models import CalendarFeedToken
@@ -27,7 +29,9 @@ TOKEN_PREFIX = "cal_"  # noqa: S105 (a public marker, not a secret)
 
 def create_feed_token(employee: Employee, *, actor: Any) -> str:
     """A new subscription token for the employee (the old one stops working). Returns the
-    token; it is not stored and cannot be shown again."""
+    token; it is not stored and cannot be shown again. Only the person themself (no actor:
+    the command line)."""
+    _ensure_own(actor, employee)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         _revoke_active(employee, actor=actor)
@@ -43,7 +47,9 @@ def create_feed_token(employee: Employee, *, actor: Any) -> str:
 
 
 def revoke_feed_token(employee: Employee, *, actor: Any) -> bool:
-    """Stop the employee's subscription link; False when there was none."""
+    """Stop the employee's subscription link; False when there was none. Only the person
+    themself (no actor: the command line)."""
+    _ensure_own(actor, employee)
     with transaction.atomic():
         return _revoke_active(employee, actor=actor)
 
@@ -111,6 +117,11 @@ def _revoke_active(employee: Employee, *, actor: Any) -> bool:
             organisation_id=employee.organisation_id,
         )
     return bool(active)
+
+
+def _ensure_own(actor: Any, employee: Employee) -> None:
+    if actor is not None and not is_self.test(actor, employee):
+        raise PermissionDenied
 
 
 def _digest(token: str) -> str:

@@ -19,18 +19,21 @@ from .enums import DUTY_KINDS, BusySource, DayKind, LeaveKind, ShiftKind
 
 
 class ShiftCode(TimeStampedModel):
-    """A code a roster uses ("白班", "夜班", "休"), defined per organisation.
+    """A code a roster uses ("白班", "夜班", "休", or "N" named 夜班), defined per organisation.
 
     An end at or before the start means the shift ends the next day: 夜班 20:00–08:00 runs
     overnight and 值班 08:00–08:00 lasts 24 hours. A shift belongs to the date it starts on.
+    A retired code stays on the roster entries that have it but new rosters may not use it.
     """
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     code = models.CharField(_("code"), max_length=20)
+    name = models.CharField(_("name"), max_length=100, blank=True)
     name_en = models.CharField(_("English name"), max_length=100, blank=True)
     start = models.TimeField(_("starts"))
     end = models.TimeField(_("ends"))
     kind = models.CharField(_("kind"), max_length=10, choices=ShiftKind.choices)
+    retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("shift code")
@@ -46,6 +49,15 @@ class ShiftCode(TimeStampedModel):
     @property
     def crosses_midnight(self) -> bool:
         return self.end <= self.start
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+    def display_name(self, language: str = "zh-hans") -> str:
+        """The name in the page's language, else the other one, else the code."""
+        preferred = (self.name_en, self.name) if language == "en" else (self.name, self.name_en)
+        return next((name for name in preferred if name), self.code)
 
     @property
     def is_duty(self) -> bool:
@@ -190,9 +202,10 @@ class BusyBlock(_Span):
 
 
 class HolidayOverride(TimeStampedModel):
-    """One date of the mainland Chinese calendar that the `chinese_calendar` package does not
-    know (a year it has no data for) or gets wrong. `organisation` is empty for the national
-    calendar (loaded by `manage.py update_holidays`); set, it is that organisation's own."""
+    """One date of the mainland Chinese calendar set by hand or from a file, on top of the
+    bundled data and the `holidays` package. `organisation` is empty for the national calendar
+    (loaded by `manage.py update_holidays`); set, it is that organisation's own (HR's holiday
+    calendar page). `from_file` rows came with a whole year from a file (see HolidayYear)."""
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -200,6 +213,15 @@ class HolidayOverride(TimeStampedModel):
     date = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=20, choices=DayKind.choices)
     name = models.CharField(_("name"), max_length=100, blank=True)
+    from_file = models.BooleanField(_("from a file"), default=False)
+    created_by = models.ForeignKey(
+        Employee,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("entered by"),
+    )
 
     class Meta:
         verbose_name = _("holiday override")
@@ -218,6 +240,56 @@ class HolidayOverride(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.date} {self.kind}"
+
+
+class HolidayYear(TimeStampedModel):
+    """What is settled about one year of an organisation's calendar (or, without one, of the
+    national calendar): a file that gave the whole year (then no other source is read for it),
+    and HR's confirmation that the year's official adjusted working days (调休) are in."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    loaded_at = models.DateTimeField(_("loaded"), null=True, blank=True)
+    loaded_by = models.ForeignKey(
+        Employee,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("loaded by"),
+    )
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        Employee,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+
+    class Meta:
+        verbose_name = _("holiday year")
+        verbose_name_plural = _("holiday years")
+        ordering = ["year"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "year"], name="holiday_year_unique"),
+            models.UniqueConstraint(
+                fields=["year"],
+                condition=models.Q(organisation__isnull=True),
+                name="holiday_year_national_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id or '-'} {self.year}"
+
+    @property
+    def from_file(self) -> bool:
+        return self.loaded_at is not None
 
 
 class CalendarFeedToken(models.Model):

@@ -3,7 +3,8 @@
 The common hospital export has one row per person and day: 工号 / 日期 / 班次 (or the English
 headers employee number / date / shift). Dates may be date cells, Excel serial numbers or typed
 text ("2026-12-01", "2026年12月1日"), digits may be full-width; the cell readers are those of
-the organisation import.
+the organisation import. The header row is found wherever it stands (title rows above it), and
+notes or signatures below the data are listed, not refused (`miantan.core.spreadsheets`).
 
 All or nothing per file: every bad row is reported with its row and column (unknown employee,
 unknown shift code, bad date, a row that repeats another) and nothing changes. The file is the
@@ -14,7 +15,7 @@ import of the same file changes nothing and a corrected file replaces the old sh
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
@@ -24,28 +25,28 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from miantan.audit.services import record
-from miantan.core.text import normalise
+from miantan.core.spreadsheets import FileError, Layout, Note, RowError, header_key, open_sheet
 from miantan.people.models import Employee, Organisation
-from miantan.people.org_file import (
-    FileError,
-    RowError,
-    _csv_lines,
-    _is_blank,
-    _xlsx_lines,
-    header_key,
-    parse_date,
-    text,
-)
+from miantan.people.org_file import parse_date, text
 
 from .models import RosterEntry, ShiftCode
 
 HEADERS: dict[str, tuple[str, ...]] = {
-    "employee_number": ("工号", "employee number", "员工编号", "员工工号", "employee no"),
-    "date": ("日期", "date", "排班日期", "roster date"),
-    "shift": ("班次", "shift", "班次代码", "shift code", "班别"),
+    "employee_number": (
+        "工号",
+        "employee number",
+        "员工编号",
+        "员工工号",
+        "职工号",
+        "人员编号",
+        "employee no",
+        "employee id",
+    ),
+    "date": ("日期", "date", "排班日期", "值班日期", "roster date"),
+    "shift": ("班次", "shift", "班次代码", "shift code", "班别", "班种"),
 }
+LAYOUT = Layout(HEADERS, tuple(HEADERS), key="employee_number")
 MAX_ROWS = 200_000
-_ALIASES = {header_key(alias): name for name, aliases in HEADERS.items() for alias in aliases}
 
 __all__ = ["HEADERS", "RosterOutcome", "import_roster_file"]
 
@@ -56,6 +57,9 @@ class RosterOutcome:
     created: int = 0
     deleted: int = 0
     errors: list[RowError] = field(default_factory=list)
+    header_row: int | None = None
+    skipped: list[Note] = field(default_factory=list)  # rows above the header
+    notes: list[Note] = field(default_factory=list)  # rows after the data that are not data
 
     @property
     def applied(self) -> bool:
@@ -94,18 +98,22 @@ def import_roster_file(
     Writes in one transaction with one `scheduling.roster.imported` audit event."""
     outcome = RosterOutcome()
     try:
-        lines = _lines(stream, name)
-        columns, indexes, header_row = _header(lines, outcome)
+        sheet = open_sheet(stream, name, LAYOUT)
+        outcome.header_row, outcome.skipped = sheet.header_row, sheet.skipped
+        outcome.errors.extend(sheet.errors)
+        if outcome.errors:
+            return outcome
+        columns = {field_name: sheet.column(field_name) for field_name in HEADERS}
+        rows = _check_rows(organisation, sheet.rows(), columns, sheet.indexes, outcome)
     except FileError as error:
         outcome.errors.append(RowError(None, "", error.message))
         return outcome
-    if outcome.errors:
-        return outcome
-    rows = _check_rows(organisation, lines, columns, indexes, outcome)
+    outcome.notes = sheet.notes
     if outcome.errors:
         return outcome
     if not rows:
-        outcome.errors.append(RowError(header_row, "", _("The file has no rows below the header.")))
+        message = _("The file has no rows below the header.")
+        outcome.errors.append(RowError(sheet.header_row, "", message))
         return outcome
     with transaction.atomic():
         _apply(organisation, rows, outcome)
@@ -119,53 +127,9 @@ def import_roster_file(
     return outcome
 
 
-def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, list[Any]]]:
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix == "xlsx":
-        return _xlsx_lines(stream)
-    if suffix == "csv":
-        return _csv_lines(stream.read())
-    raise FileError(_("Only .xlsx and .csv files can be imported."))
-
-
-def _header(
-    lines: Iterator[tuple[int, list[Any]]], outcome: RosterOutcome
-) -> tuple[dict[str, str], dict[str, int], int]:
-    for number, cells in lines:
-        if not _is_blank(cells):
-            return _read_header(number, cells, outcome)
-    raise FileError(_("The file is empty."))
-
-
-def _read_header(
-    number: int, cells: list[Any], outcome: RosterOutcome
-) -> tuple[dict[str, str], dict[str, int], int]:
-    columns: dict[str, str] = {}
-    indexes: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        header = normalise(cell)
-        field_name = _ALIASES.get(header_key(header)) if header else None
-        if field_name is None:
-            continue
-        if field_name in columns:
-            message = _("This column appears twice (also as %(other)s).")
-            outcome.errors.append(
-                RowError(number, header, message % {"other": columns[field_name]})
-            )
-        else:
-            columns[field_name], indexes[field_name] = header, index
-    chinese = any("\u4e00" <= char <= "\u9fff" for header in columns.values() for char in header)
-    for field_name, aliases in HEADERS.items():
-        if field_name not in columns:
-            columns[field_name] = aliases[0] if chinese or not indexes else aliases[1]
-            message = _("This column is required but missing from the header row.")
-            outcome.errors.append(RowError(number, columns[field_name], message))
-    return columns, indexes, number
-
-
 def _check_rows(
     organisation: Organisation,
-    lines: Iterator[tuple[int, list[Any]]],
+    lines: Iterable[tuple[int, list[Any]]],
     columns: dict[str, str],
     indexes: dict[str, int],
     outcome: RosterOutcome,
@@ -173,19 +137,17 @@ def _check_rows(
     employees = dict(
         Employee.objects.filter(organisation=organisation).values_list("employee_number", "pk")
     )
-    shifts = _shift_lookup(organisation)
+    shifts, retired = _shift_lookup(organisation)
     seen: dict[tuple[int, date, int], int] = {}
     rows: list[_Row] = []
     for number, cells in lines:
-        if _is_blank(cells):
-            continue
         outcome.rows += 1
         if outcome.rows > MAX_ROWS:
             message = _("The file has more than %(limit)s rows.") % {"limit": MAX_ROWS}
             outcome.errors.append(RowError(None, "", message))
             break
         cell = {name: cells[at] if at < len(cells) else None for name, at in indexes.items()}
-        row = _check_row(number, cell, employees, shifts, columns, outcome)
+        row = _check_row(number, cell, employees, (shifts, retired), columns, outcome)
         if row is None:
             continue
         key = (row.employee, row.day, row.shift)
@@ -202,7 +164,7 @@ def _check_row(
     number: int,
     cell: dict[str, Any],
     employees: dict[str, int],
-    shifts: dict[str, int],
+    shift_codes: tuple[dict[str, int], dict[int, str]],
     columns: dict[str, str],
     outcome: RosterOutcome,
 ) -> _Row | None:
@@ -225,6 +187,7 @@ def _check_row(
         message = _("“%(value)s” is not a date.") % {"value": text(cell["date"])[:50]}
         outcome.errors.append(RowError(number, columns["date"], message))
     code = text(cell["shift"])
+    shifts, retired = shift_codes
     shift = shifts.get(code) or shifts.get(header_key(code))
     if shift is None:
         message = (
@@ -233,24 +196,34 @@ def _check_row(
             else _("The shift is missing.")
         )
         outcome.errors.append(RowError(number, columns["shift"], message))
+    elif shift in retired:
+        message = _(
+            "The shift code %(code)s is retired; HR can reinstate it on the shift codes page."
+        ) % {"code": retired[shift]}
+        outcome.errors.append(RowError(number, columns["shift"], message))
     if len(outcome.errors) != problems:
         return None
     return _Row(number, employee, day, shift)  # type: ignore[arg-type]
 
 
-def _shift_lookup(organisation: Organisation) -> dict[str, int]:
-    """Code → id, and the English name (any case or spacing) → id when no code is spelt so."""
+def _shift_lookup(organisation: Organisation) -> tuple[dict[str, int], dict[int, str]]:
+    """Code → id, and either name (any case or spacing) → id when no code is spelt so; and
+    the retired codes by id, which new rosters may not use."""
     lookup: dict[str, int] = {}
     codes = list(
-        ShiftCode.objects.filter(organisation=organisation).values_list("pk", "code", "name_en")
+        ShiftCode.objects.filter(organisation=organisation).values_list(
+            "pk", "code", "name", "name_en", "retired_at"
+        )
     )
-    for pk, _code, name_en in codes:
-        if name_en:
-            lookup[header_key(name_en)] = pk
-    for pk, code, _name_en in codes:
+    for pk, _code, name, name_en, _retired in codes:
+        for value in (name_en, name):
+            if value:
+                lookup[header_key(value)] = pk
+    for pk, code, _name, _name_en, _retired in codes:
         lookup[header_key(code)] = pk
         lookup[code] = pk
-    return lookup
+    retired = {pk: code for pk, code, _name, _name_en, retired_at in codes if retired_at}
+    return lookup, retired
 
 
 def _apply(organisation: Organisation, rows: list[_Row], outcome: RosterOutcome) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from . import intervals
 from .availability import Availability
@@ -94,9 +95,18 @@ _MESSAGES: dict[str, Any] = {
     "between_missed": _("Not between %(start)s and %(end)s"),
     "surgery_day": _("%(name)s has a surgery day"),
     "no_surgery_day": _("Not on a surgery day"),
-    "busy_day": _("%(name)s already has %(count)s talk(s) that day"),
-    "quiet_day": _("No other talk that day for %(name)s"),
-    "earliest": _("Earlier slots rank higher (%(days)s days after the first possible day)"),
+    "busy_day": ngettext_lazy(
+        "%(name)s already has %(count)s talk that day",
+        "%(name)s already has %(count)s talks that day",
+        "count",
+    ),
+    "earliest": ngettext_lazy(
+        "Earlier slots rank higher: %(days)s day after the first possible day",
+        "Earlier slots rank higher: %(days)s days after the first possible day",
+        "days",
+    ),
+    # "earliest" on the first possible day itself, rather than "0 days after" it.
+    "earliest_first_day": _("Earlier slots rank higher: the first possible day"),
 }
 
 
@@ -111,7 +121,10 @@ class Reason:
 
     @property
     def message(self) -> str:
-        return str(_MESSAGES[self.code]) % self.params
+        key = self.code
+        if key == "earliest" and not self.params.get("days"):
+            key = "earliest_first_day"
+        return str(_MESSAGES[key] % self.params)
 
 
 @dataclass(frozen=True)
@@ -348,7 +361,9 @@ def _reasons(
         reasons.append(Reason(code, preference.weight if inside else 0.0, preference.label()))
     hits = [f for f in features if f.code != "time_of_day" and f.low <= start < f.high]
     reasons.extend(Reason(f.code, f.points, f.params) for f in hits)
-    if soft.avoid_surgery_days and not any(f.code == "surgery_day" for f in hits):
+    # "Not on a surgery day" only means something when someone has surgery days to avoid.
+    surgery = [f for f in features if f.code == "surgery_day"]
+    if surgery and not any(f in hits for f in surgery):
         reasons.append(Reason("no_surgery_day", 0.0))
     if soft.earliest:
         points = score - sum(reason.points for reason in reasons)

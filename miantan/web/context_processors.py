@@ -1,17 +1,80 @@
-"""The navigation a signed-in user sees follows their roles."""
+"""The navigation a signed-in user sees follows their roles.
+
+Five sections at most stand in the bar (home, talks, team, people, departments), the pages
+for HR and administrators sit in one "Manage" group, and the pages about oneself in the
+account menu. Exactly one of them is marked as the current section, worked out from the path.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from miantan.interviews.cycle_rules import can_manage_cycles
 from miantan.interviews.enums import OPEN_STATES
 from miantan.interviews.models import Talk
-from miantan.people.rules import can_import_org
+from miantan.people.rules import can_import_org, can_manage_organisation
 from miantan.people.scopes import scope_for
+from miantan.scheduling.rules import can_view_holidays, can_view_work_patterns
+
+MANAGE = "manage"
+ACCOUNT = "account"
+
+
+@dataclass
+class NavItem:
+    key: str
+    label: Promise | str
+    url: str
+    current: bool = False
+    testid: str = ""
+
+
+@dataclass
+class NavGroup:
+    key: str
+    label: Promise | str
+    items: list[NavItem] = field(default_factory=list)
+    current: bool = False
+
+
+def management_items(user: Any) -> list[NavItem]:
+    """The pages for HR partners and administrators that this user may open."""
+    items: list[NavItem] = []
+    if can_manage_cycles.test(user):
+        items.append(NavItem("cycles", _("Review cycles"), reverse("web:cycles")))
+    if can_import_org.test(user):
+        items.append(NavItem("org_import", _("Import organisation"), reverse("web:org_import")))
+        items.append(
+            NavItem("metrics_import", _("Import KPI values"), reverse("web:metrics_import"))
+        )
+        items.append(NavItem("kpi_catalogue", _("KPI catalogue"), reverse("web:kpi_catalogue")))
+    own = scope_for(user).employee
+    if own is not None and can_view_work_patterns.test(user, own.organisation):
+        items.append(NavItem("shift_codes", _("Shift codes"), reverse("web:shift_codes")))
+        items.append(NavItem("working_hours", _("Working hours"), reverse("web:working_hours")))
+    if can_view_holidays.test(user):
+        items.append(NavItem("holidays", _("Holiday calendar"), reverse("web:holidays")))
+    if can_manage_organisation.test(user):
+        items.append(NavItem("roles", _("Roles"), reverse("web:roles")))
+    return items
+
+
+def account_items() -> list[NavItem]:
+    """The pages about oneself, in the account menu."""
+    return [
+        NavItem("me", _("My profile"), reverse("web:me")),
+        NavItem("access_log", _("Who viewed my records"), reverse("web:access_log")),
+        NavItem("notifications", _("Notifications"), reverse("web:notifications")),
+        NavItem("calendar_settings", _("Calendar subscription"), reverse("web:calendar_settings")),
+        NavItem("tokens", _("API tokens"), reverse("accounts:tokens")),
+    ]
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -21,33 +84,66 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     scope = scope_for(user)
     if scope.employee is None:
         return {"nav": []}
-    items: list[tuple[str, Any, str]] = [("me", _("My profile"), reverse("web:me"))]
+    items = [
+        NavItem("home", pgettext_lazy("navigation", "Home"), reverse("web:home")),
+        NavItem("talks", _("Talks"), reverse("web:talks"), testid="nav-talks"),
+    ]
     if scope.has_reports:
-        items.append(("team", _("My team"), reverse("web:team")))
+        items.append(NavItem("team", _("My team"), reverse("web:team")))
     if scope.has_reports or scope.department_paths or scope.is_admin:
-        items.append(("people", _("People"), reverse("web:people")))
-    items.append(("departments", _("Departments"), reverse("web:departments")))
-    items.append(("access_log", _("Who viewed my records"), reverse("web:access_log")))
-    if scope.is_hr or scope.is_admin:
-        if can_import_org.test(user):
-            items.append(("org_import", _("Import organisation"), reverse("web:org_import")))
-            items.append(("metrics_import", _("Import KPI values"), reverse("web:metrics_import")))
-            items.append(("kpi_catalogue", _("KPI catalogue"), reverse("web:kpi_catalogue")))
-        items.append(("cycles", _("Review cycles"), reverse("web:cycles")))
-        items.append(("roles", _("Roles"), reverse("web:roles")))
-    current = request.resolver_match.url_name if request.resolver_match else ""
+        items.append(NavItem("people", _("People"), reverse("web:people")))
+    items.append(NavItem("departments", _("Departments"), reverse("web:departments")))
+    manage = NavGroup(MANAGE, pgettext_lazy("navigation", "Manage"), management_items(user))
+    account = NavGroup(ACCOUNT, _("Account"), account_items())
+    _mark_current(request.path, items, manage, account)
     return {
-        "nav": [
-            {
-                "key": k,
-                "label": label,
-                "url": url,
-                "current": k == current or (current or "").startswith(k),
-            }
-            for k, label, url in items
-        ],
+        "nav": items,
+        "nav_manage": manage if manage.items else None,
+        "nav_account": account,
         "current_employee": scope.employee,
     }
+
+
+# Sections by the start of the path; the first that matches (and is in the bar) wins.
+_SECTIONS = (
+    ("/home/", ("home",)),
+    ("/talks/", ("talks",)),
+    ("/team/", ("team", "people")),
+    ("/people/", ("people", "team", ACCOUNT)),
+    ("/departments/", ("departments",)),
+    ("/me/", (ACCOUNT,)),
+    ("/accounts/", (ACCOUNT,)),
+)
+
+
+def _mark_current(path: str, items: list[NavItem], manage: NavGroup, account: NavGroup) -> None:
+    """Mark one section as current: a bar item, the Manage group (and its page) or the account
+    menu (and its page)."""
+    for group in (manage, account):
+        page = _longest_prefix(path, group.items)
+        if page is not None:
+            page.current = group.current = True
+            return
+    present = {item.key: item for item in items}
+    if path == "/":
+        present["home"].current = True
+        return
+    for prefix, keys in _SECTIONS:
+        if not path.startswith(prefix):
+            continue
+        for key in keys:
+            if key == ACCOUNT:
+                account.current = True
+                return
+            if key in present:
+                present[key].current = True
+                return
+        return
+
+
+def _longest_prefix(path: str, items: list[NavItem]) -> NavItem | None:
+    matches = [item for item in items if path.startswith(item.url)]
+    return max(matches, key=lambda item: len(item.url)) if matches else None
 
 
 def talks_waiting(request: HttpRequest) -> dict[str, Any]:

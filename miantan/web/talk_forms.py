@@ -7,7 +7,7 @@ decided by `interviews.services`, whose `InvalidTalk` errors the views put back 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from miantan.interviews.enums import Topic, Urgency
 from miantan.interviews.queries import SlotOffer
 from miantan.interviews.services import MAX_MESSAGE, TalkRequest
 from miantan.people.models import Employee
+from miantan.scheduling.enums import DUTY_KINDS, ShiftKind
 from miantan.scheduling.slots import RankedSlot
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
@@ -32,6 +33,8 @@ WHEN_FIELDS = (
     "custom_date",
     "custom_time",
     "accept_conflicts",
+    "not_before",
+    "not_after",
     "avoid_duty_days",
     "before_ten",
     "avoid_surgery_days",
@@ -128,9 +131,21 @@ class TimeForm(forms.Form):
 
 
 class WhenForm(TimeForm):
-    """Step 2: the time, the place and what the slot search should prefer."""
+    """Step 2: the time, the place, the days to search and what the slot search should
+    prefer. Duty and surgery days are offered only to organisations whose shift codes have
+    them (`shift_kinds`; None offers both)."""
 
     allow_no_time = True
+    not_before = forms.DateField(
+        label=pgettext_lazy("talk request", "Not before"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    not_after = forms.DateField(
+        label=pgettext_lazy("talk request", "Not after"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     avoid_duty_days = forms.BooleanField(label=_("Not on a duty day"), required=False)
     before_ten = forms.BooleanField(label=_("Before 10:00"), required=False)
     avoid_surgery_days = forms.BooleanField(label=_("Not on a surgery day"), required=False)
@@ -141,6 +156,21 @@ class WhenForm(TimeForm):
         max_length=500,
         widget=forms.URLInput(attrs={"placeholder": "https://"}),
     )
+
+    def __init__(self, *args: Any, shift_kinds: Collection[str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if shift_kinds is not None:
+            if not {str(kind) for kind in DUTY_KINDS} & set(shift_kinds):
+                del self.fields["avoid_duty_days"]
+            if ShiftKind.SURGERY not in shift_kinds:
+                del self.fields["avoid_surgery_days"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("not_before"), data.get("not_after")
+        if first and last and last < first:
+            self.add_error("not_after", _("The last day is before the first day."))
+        return data
 
 
 class DeclineForm(forms.Form):
@@ -196,6 +226,8 @@ def talk_request(whom: dict[str, Any], when: dict[str, Any] | None) -> TalkReque
             "before": "10:00" if when.get("before_ten") else None,
             "avoid_surgery_days": bool(when.get("avoid_surgery_days")),
         },
+        not_before=when.get("not_before"),
+        not_after=when.get("not_after"),
     )
 
 

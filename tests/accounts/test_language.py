@@ -20,10 +20,49 @@ def test_pages_are_chinese_by_default(hospital, client_as):
     assert "我的档案" in html
 
 
-def test_sign_in_page_is_chinese_for_anonymous_visitors_whatever_the_browser_asks(db):
-    html = Client(headers={"accept-language": "en-US,en;q=0.9"}).get("/accounts/login/")
+def test_sign_in_page_follows_the_browsers_language(db):
+    response = Client(headers={"accept-language": "en-US,en;q=0.9"}).get("/accounts/login/")
 
-    assert '<html lang="zh-Hans">' in html.content.decode()
+    html = response.content.decode()
+    assert '<html lang="en">' in html
+    assert "Sign in" in html
+    assert "Accept-Language" in response["Vary"]
+
+
+def test_sign_in_page_is_chinese_for_a_chinese_browser(db):
+    response = Client(headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"}).get(
+        "/accounts/login/"
+    )
+
+    assert '<html lang="zh-Hans">' in response.content.decode()
+
+
+def test_sign_in_page_takes_the_first_language_we_have(db):
+    response = Client(headers={"accept-language": "fr-FR,fr;q=0.9,en;q=0.5"}).get(
+        "/accounts/login/"
+    )
+
+    assert '<html lang="en">' in response.content.decode()
+
+
+def test_sign_in_page_is_chinese_when_the_browser_asks_for_nothing_we_have(db):
+    response = Client(headers={"accept-language": "fr-FR,de;q=0.5"}).get("/accounts/login/")
+
+    assert '<html lang="zh-Hans">' in response.content.decode()
+
+
+def test_sign_in_page_follows_the_switch_before_the_browser(db):
+    client = Client(headers={"accept-language": "en-US,en;q=0.9"})
+    switch(client, "zh-hans", "/accounts/login/")
+
+    assert '<html lang="zh-Hans">' in client.get("/accounts/login/").content.decode()
+
+
+def test_signed_in_employee_keeps_the_saved_language_whatever_the_browser_asks(hospital):
+    client = Client(headers={"accept-language": "en-US,en;q=0.9"})
+    client.force_login(hospital.doctor_li.user)
+
+    assert '<html lang="zh-Hans">' in client.get("/me/").content.decode()
 
 
 def test_language_switch_saves_the_language_on_the_profile(hospital, client_as):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -11,13 +11,14 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from miantan.accounts.forms import SignInForm
-from miantan.accounts.models import FailedLogin
+from miantan.accounts.models import SignInLimit
 from miantan.audit.enums import Outcome
 from miantan.audit.models import AuditEvent
 from miantan.people.services import mark_left, set_language
 from tests.factories import PASSWORD
 
 LOGIN = "/accounts/login/"
+MORNING = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
 def sign_in(client: Client, username: str, password: str = PASSWORD, **extra: str):
@@ -80,13 +81,21 @@ def test_sign_in_error_follows_the_chosen_language(hospital):
     assert "The user name or password is not correct." in response.content.decode()
 
 
-def test_failed_sign_in_is_recorded_and_audited_as_denied(hospital):
+def test_failed_sign_in_is_audited_as_denied(hospital):
     sign_in(Client(), "Doctor.Li", password="not-the-password")
 
-    assert FailedLogin.objects.filter(username="doctor.li").count() == 1
     event = AuditEvent.objects.filter(action="accounts.login.failed").get()
     assert event.outcome == Outcome.DENIED
     assert event.actor_id is None
+
+
+def test_sign_in_limits_keep_only_digests_of_names_and_addresses(hospital):
+    sign_in(Client(REMOTE_ADDR="192.0.2.7"), "doctor.li", password="not-the-password")
+
+    stored = " ".join(f"{row.key} {row}" for row in SignInLimit.objects.all())
+    assert SignInLimit.objects.count() == 2
+    assert "doctor.li" not in stored
+    assert "192.0.2.7" not in stored
 
 
 def test_sign_in_locks_out_after_the_maximum_failures_even_with_the_right_password(
@@ -94,18 +103,40 @@ def test_sign_in_locks_out_after_the_maximum_failures_even_with_the_right_passwo
 ):
     settings.MIANTAN_LOGIN_MAX_FAILURES = 3
     client = Client()
-    for _attempt in range(3):
-        sign_in(client, "doctor.li", password="not-the-password")
+    with time_machine.travel(MORNING, tick=False):
+        for _attempt in range(3):
+            sign_in(client, "doctor.li", password="not-the-password")
 
-    response = sign_in(client, "doctor.li")
+        response = sign_in(client, "doctor.li")
 
     assert response.status_code == 200
-    with translation.override("zh-hans"):
-        expected = str(SignInForm.error_messages["locked_out"]) % {
-            "minutes": settings.MIANTAN_LOGIN_LOCKOUT_SECONDS // 60
-        }
-    assert expected in response.content.decode()
+    assert "尝试次数过多。请在 09:15（15 分钟后）再试。" in response.content.decode()
     assert client.get("/me/").status_code == 302
+
+
+def test_sign_in_lockout_message_follows_the_chosen_language(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 1
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with time_machine.travel(MORNING, tick=False):
+        sign_in(client, "doctor.li", password="not-the-password")
+    with time_machine.travel(MORNING + timedelta(minutes=14, seconds=30), tick=False):
+        response = sign_in(client, "doctor.li")
+
+    assert "Too many sign-in attempts. Try again at 09:15, in 1 minute." in (
+        response.content.decode()
+    )
+
+
+def test_sign_in_refused_during_a_lockout_is_audited(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 1
+    sign_in(Client(), "doctor.li", password="not-the-password")
+
+    sign_in(Client(), "doctor.li")
+
+    event = AuditEvent.objects.filter(action="accounts.login.locked_out").get()
+    assert event.outcome == Outcome.DENIED
+    assert event.data["username"] == "doctor.li"
 
 
 def test_sign_in_is_not_locked_below_the_maximum_failures(hospital, settings):
@@ -119,11 +150,36 @@ def test_sign_in_is_not_locked_below_the_maximum_failures(hospital, settings):
 
 def test_sign_in_lockout_ends_after_the_lockout_period(hospital, settings):
     settings.MIANTAN_LOGIN_MAX_FAILURES = 2
-    for _attempt in range(2):
+    with time_machine.travel(MORNING, tick=False):
+        for _attempt in range(2):
+            sign_in(Client(), "doctor.li", password="not-the-password")
+
+    later = MORNING + timedelta(seconds=settings.MIANTAN_LOGIN_LOCKOUT_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        assert sign_in(Client(), "doctor.li").status_code == 302
+
+
+def test_sign_in_lockout_lasts_the_full_period_after_the_last_check(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 2
+    with time_machine.travel(MORNING, tick=False):
+        sign_in(Client(), "doctor.li", password="not-the-password")
+    last_check = MORNING + timedelta(minutes=10)
+    with time_machine.travel(last_check, tick=False):
         sign_in(Client(), "doctor.li", password="not-the-password")
 
-    later = timezone.now() + timedelta(seconds=settings.MIANTAN_LOGIN_LOCKOUT_SECONDS + 1)
-    with time_machine.travel(later):
+    with time_machine.travel(MORNING + timedelta(minutes=16), tick=False):
+        assert sign_in(Client(), "doctor.li").status_code == 200
+    with time_machine.travel(last_check + timedelta(minutes=15, seconds=1), tick=False):
+        assert sign_in(Client(), "doctor.li").status_code == 302
+
+
+def test_sign_in_failures_outside_the_window_are_forgotten(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 2
+    with time_machine.travel(MORNING, tick=False):
+        sign_in(Client(), "doctor.li", password="not-the-password")
+
+    with time_machine.travel(MORNING + timedelta(minutes=20), tick=False):
+        sign_in(Client(), "doctor.li", password="not-the-password")
         assert sign_in(Client(), "doctor.li").status_code == 302
 
 
@@ -135,12 +191,47 @@ def test_sign_in_lockout_of_one_name_leaves_others_alone(hospital, settings):
     assert sign_in(Client(), "zhao").status_code == 302
 
 
-def test_successful_sign_in_clears_earlier_failures(hospital):
-    sign_in(Client(), "doctor.li", password="not-the-password")
+def test_sign_in_lockout_counts_names_whatever_their_case(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 2
+    sign_in(Client(), "Doctor.Li", password="not-the-password")
+    sign_in(Client(), "DOCTOR.LI", password="not-the-password")
 
+    assert sign_in(Client(), "doctor.li").status_code == 200
+
+
+def test_sign_in_lockout_counts_names_that_do_not_exist(db, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 2
+    for _attempt in range(2):
+        sign_in(Client(), "nobody", password="not-the-password")
+
+    response = sign_in(Client(), "nobody", password="not-the-password")
+
+    assert "尝试次数过多" in response.content.decode()
+
+
+def test_sign_in_from_one_address_is_limited_across_names(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES_PER_ADDRESS = 3
+    for name in ("doctor.li", "zhao", "nurse.wang"):
+        sign_in(Client(REMOTE_ADDR="203.0.113.5"), name, password="not-the-password")
+
+    assert sign_in(Client(REMOTE_ADDR="203.0.113.5"), "head.zhang").status_code == 200
+    assert sign_in(Client(REMOTE_ADDR="203.0.113.6"), "head.zhang").status_code == 302
+
+
+def test_sign_in_address_limit_leaves_successful_sign_ins_uncounted(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES_PER_ADDRESS = 2
+    for name in ("doctor.li", "zhao", "nurse.wang", "head.zhang"):
+        assert sign_in(Client(REMOTE_ADDR="203.0.113.5"), name).status_code == 302
+
+
+def test_successful_sign_in_clears_earlier_failures(hospital, settings):
+    settings.MIANTAN_LOGIN_MAX_FAILURES = 2
+    sign_in(Client(), "doctor.li", password="not-the-password")
     sign_in(Client(), "doctor.li")
 
-    assert not FailedLogin.objects.filter(username="doctor.li").exists()
+    sign_in(Client(), "doctor.li", password="not-the-password")
+
+    assert sign_in(Client(), "doctor.li").status_code == 302
 
 
 def test_sign_in_of_someone_who_left_fails(hospital):
@@ -203,3 +294,13 @@ def test_pages_send_anonymous_visitors_to_sign_in(db, path):
 
     assert response.status_code == 302
     assert response["Location"] == f"{LOGIN}?next={path}"
+
+
+def test_sign_in_limits_whose_window_ended_are_cleared(hospital, settings):
+    with time_machine.travel(MORNING, tick=False):
+        sign_in(Client(REMOTE_ADDR="192.0.2.7"), "doctor.li", password="not-the-password")
+
+    with time_machine.travel(MORNING + timedelta(hours=1), tick=False):
+        sign_in(Client(REMOTE_ADDR="192.0.2.8"), "zhao", password="not-the-password")
+
+    assert SignInLimit.objects.count() == 2

@@ -100,10 +100,8 @@ def test_api_department_in_the_own_organisation_is_returned(hospital, client_as)
     assert response.json()["parent_id"] == hospital.internal_medicine.pk
 
 
-def test_api_openapi_document_is_published(db):
-    from django.test import Client
-
-    response = Client().get("/api/v1/openapi.json")
+def test_api_openapi_document_is_published(hospital, client_as):
+    response = client_as(hospital.zhao).get("/api/v1/openapi.json")
 
     document = response.json()
     assert response.status_code == 200

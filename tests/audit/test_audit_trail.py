@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 
 from miantan.audit.enums import Outcome
 from miantan.audit.hashing import GENESIS
 from miantan.audit.models import AppendOnlyError, AuditEvent
 from miantan.audit.services import record
+from miantan.audit.verification import verify_chain
 
 
 def events(action: str):
@@ -115,3 +119,36 @@ def test_audit_queryset_delete_raises(db):
         AuditEvent.objects.all().delete()
 
     assert AuditEvent.objects.count() == 1
+
+
+def test_record_names_the_object_from_the_model_unless_told(hospital):
+    event = record("tests.event", actor=None, obj=hospital.zhao)
+    named = record("tests.event", actor=None, obj=hospital.zhao, object_type="x.y", object_id=7)
+
+    assert (event.object_type, event.object_id) == ("people.employee", str(hospital.zhao.pk))
+    assert (named.object_type, named.object_id) == ("x.y", "7")
+
+
+def test_concurrent_appends_make_one_chain_without_gaps(transactional_db):
+    if connection.vendor == "sqlite":
+        # SQLite takes the write lock for the whole transaction (immediate mode), so appends
+        # cannot interleave; and its in-memory test database locks tables instead of waiting.
+        pytest.skip("PostgreSQL: concurrent appends queue on the chain head's row lock")
+
+    def append(number: int) -> None:
+        try:
+            for step in range(5):
+                record(f"tests.thread{number}.{step}", actor=None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, 31)
+    )
+    assert list(verify_chain()) == []

@@ -19,6 +19,7 @@ from miantan.interviews.services import (
     InvalidTalk,
     TalkRequest,
     TimeConflict,
+    TimeTaken,
     accept_time,
     cancel_talk,
     decline_talk,
@@ -244,10 +245,12 @@ def test_accept_time_refuses_a_double_booking(ward: Hospital) -> None:
     propose_time(other, actor=ward.head.user, start=nine, accept_conflicts=True)
     other.refresh_from_db()
 
-    with pytest.raises(TimeConflict):
+    with pytest.raises(TimeTaken) as raised:
         accept_time(other, actor=ward.head_nurse.user)
     other.refresh_from_db()
     assert other.state == TalkState.NEGOTIATING
+    assert "周敏" in str(raised.value.message)
+    assert [c["reason"] for c in raised.value.conflicts] == ["talk"]
 
 
 def test_decline_talk_needs_a_reason(ward: Hospital) -> None:
@@ -365,16 +368,21 @@ def test_agenda_is_written_on_confirmation_and_both_sides_edit_it(ward: Hospital
         update_agenda(talk, actor=ward.head_nurse.user, items=["x" * 501])
 
 
-def test_no_slot_is_offered_in_a_year_whose_holidays_are_not_loaded(ward: Hospital) -> None:
-    talk = request_talk(ward.head_nurse, requester=ward.nurse_wang.user, details=QUARTERLY)
+def test_slots_are_offered_in_2027_without_a_holiday_file(ward: Hospital) -> None:
+    new_year = TalkRequest(
+        topic="quarterly_review", not_before=date(2027, 1, 1), not_after=date(2027, 1, 8)
+    )
+    talk = request_talk(ward.head_nurse, requester=ward.nurse_wang.user, details=new_year)
 
     starts = [slot.start for slot in slots_for(talk, limit=40)]
 
-    assert starts and all(start.astimezone(at(MONDAY, 0).tzinfo).year == 2026 for start in starts)
-    assert offer_slots(talk).unknown_years == [2027]
-    with pytest.raises(TimeConflict) as raised:
-        propose_time(talk, actor=ward.head_nurse.user, start=at(date(2027, 1, 4), 9))
-    assert "calendar_unknown" in {c["reason"] for c in raised.value.conflicts}
+    local_days = {start.astimezone(at(MONDAY, 0).tzinfo).date() for start in starts}
+    assert local_days == {date(2027, 1, 4) + timedelta(days=n) for n in range(5)}
+    # 元旦 comes from the holidays package: no talk on 1 January.
+    assert date(2027, 1, 1) not in local_days
+    assert offer_slots(talk).unknown_years == []
+    proposal = propose_time(talk, actor=ward.head_nurse.user, start=at(date(2027, 1, 4), 9))
+    assert proposal.conflicts == []
 
 
 def test_an_unanswered_new_time_for_a_booked_talk_keeps_the_booked_time(ward: Hospital) -> None:

@@ -56,6 +56,9 @@ def test_push_values_upserts_the_values(hospital: Hospital, catalogue: Any) -> N
         "created": 3,
         "updated": 0,
         "unchanged": 0,
+        "people": 3,
+        "people_changed": 3,
+        "notes": [],
         "detail": "",
     }
     surgeries = KpiValue.objects.get(employee=hospital.head, kpi__code="surgeries")
@@ -154,6 +157,43 @@ def test_list_kpis_shows_the_own_catalogue(
         "患者满意度",
         "手术量",
     ]
+
+
+def test_push_reads_fractions_of_a_per_cent_kpi_and_says_so(
+    hospital: Hospital, catalogue: Any
+) -> None:
+    items = [
+        {"employee_number": number, "kpi": "患者满意度", "period": "2026-11", "value": value}
+        for number, value in (("H0011", 0.92), ("H0013", 0.875))
+    ]
+
+    response = push(his_client(hospital.hr_partner), items)
+
+    assert response.status_code == 200, response.json()
+    assert len(response.json()["notes"]) == 1
+    assert response.json()["notes"][0] in response.json()["detail"]
+    satisfaction = KpiValue.objects.get(employee=hospital.nurse_wang)
+    assert satisfaction.value == Decimal("87.5")
+
+
+def test_push_refuses_a_value_outside_the_range(hospital: Hospital, catalogue: Any) -> None:
+    items = [{"employee_number": "H0011", "kpi": "surgeries", "period": "2026-11", "value": -1}]
+
+    response = push(his_client(hospital.hr_partner), items)
+
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "value")]
+    assert not KpiValue.objects.exists()
+
+
+def test_list_kpis_shows_each_range(
+    hospital: Hospital, catalogue: Any, client_as: Callable[[Employee], Client]
+) -> None:
+    response = client_as(hospital.nurse_wang).get("/api/v1/metrics/kpis")
+
+    ranges = {kpi["code"]: (kpi["min_value"], kpi["max_value"]) for kpi in response.json()}
+    assert ranges["patient_satisfaction"] == ("0.0000", "100.0000")
+    assert ranges["surgeries"] == ("0.0000", None)
 
 
 def test_list_kpis_needs_authentication(hospital: Hospital) -> None:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.utils import translation
 from openpyxl import Workbook
 
 from miantan.audit.models import AuditEvent
+from miantan.core.leases import claim
+from miantan.metrics.enums import ImportStatus
 from miantan.metrics.importing import ImportOutcome, import_values_file
-from miantan.metrics.models import Kpi, KpiValue, Period
+from miantan.metrics.models import Kpi, KpiValue, MetricsImport, Period
 from miantan.metrics.packs import load_pack
+from miantan.metrics.uploads import start_metrics_import, take_back_stalled_metrics_imports
 from miantan.metrics.values_file import number_text, period_key
 from tests.personas import Hospital
 
@@ -128,6 +133,8 @@ def test_import_records_one_audit_event_with_counts(hospital: Hospital, catalogu
         "created": 5,
         "updated": 0,
         "unchanged": 0,
+        "people": 3,
+        "people_changed": 3,
         "problems": 0,
     }
 
@@ -273,3 +280,143 @@ def test_number_text_refuses_non_numbers(cell: object) -> None:
 )
 def test_period_key_reads_dates_and_labels(cell: object, expected: tuple[str, date]) -> None:
     assert period_key(cell) == expected
+
+
+# --- files as a department keeps them -----------------------------------------------------------
+
+
+def as_kept_by_a_department(third_value: Any = 95) -> io.BytesIO:
+    """A title merged across the columns, a date line and a blank row above the header (row 4),
+    a blank row inside the data, a signature line and a remark below it."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in [
+        ["2026年11月 心内科 绩效数据"],
+        ["制表日期：2026年12月3日"],
+        [],
+        HEADER_ZH,
+        ["H0011", "门诊量", "2026-11", 420, None, "HIS"],
+        ["H0013", "门诊量", "2026-11", 380, None, "HIS"],
+        [],
+        ["H0010", "手术量", "2026-11", third_value, None, "HIS"],
+        [],
+        ["制表人：孙丽", None, None, "审核：张伟"],
+        ["备注：门诊量按挂号人次统计。"],
+    ]:
+        sheet.append(row)
+    sheet.merge_cells("A1:F1")
+    sheet.merge_cells("A11:F11")
+    stream = io.BytesIO()
+    workbook.save(stream)
+    stream.seek(0)
+    return stream
+
+
+def test_kpi_file_with_a_title_and_notes_imports_its_data_rows(
+    hospital: Hospital, catalogue: Any
+) -> None:
+    outcome, values_file = import_values_file(
+        hospital.organisation, as_kept_by_a_department(12), name="心内科.xlsx", actor=None
+    )
+
+    assert outcome.applied, outcome.problems
+    assert (outcome.rows, outcome.created) == (3, 3)
+    assert values_file is not None and values_file.header_row == 4
+    assert [note.row for note in values_file.skipped] == [1, 2]
+    assert [(note.row, note.text) for note in values_file.notes] == [
+        (10, "制表人：孙丽 审核：张伟"),
+        (11, "备注：门诊量按挂号人次统计。"),
+    ]
+
+
+def test_kpi_file_with_a_title_names_bad_rows_as_the_spreadsheet_shows_them(
+    hospital: Hospital, catalogue: Any
+) -> None:
+    outcome, values_file = import_values_file(
+        hospital.organisation, as_kept_by_a_department("n/a"), name="心内科.xlsx", actor=None
+    )
+
+    assert [(e.row, e.column) for e in outcome.row_errors(values_file)] == [(8, "实际值")]
+    assert KpiValue.objects.count() == 0
+
+
+def test_kpi_csv_saved_by_excel_in_gbk_with_a_title_line(
+    hospital: Hospital, catalogue: Any
+) -> None:
+    stream = csv_bytes(
+        [
+            "2026年11月 绩效数据,,,",
+            "工号,指标,期间,实际值",
+            "H0011,门诊量,2026年11月,420",
+            "H0013,患者满意度,2026年11月,91.5",
+            ",,,",
+            "制表人：孙丽,,,",
+        ],
+        encoding="gbk",
+    )
+
+    outcome = run(hospital, stream, "绩效.csv")
+
+    assert outcome.applied, outcome.problems
+    assert outcome.rows == 2
+
+
+# --- a worker that dies -------------------------------------------------------------------------
+
+LEASE_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def abandoned_import(hospital: Hospital, attempts: int) -> MetricsImport:
+    """A KPI upload claimed by a worker that was then killed, `attempts` times over."""
+    metrics_import = start_metrics_import(
+        hospital.organisation,
+        upload=ContentFile(xlsx(messy_rows(bad=False)).getvalue()),
+        original_name="kpi.xlsx",
+        actor=hospital.hr_partner.user,
+    )
+    for _attempt in range(attempts):
+        MetricsImport.objects.filter(pk=metrics_import.pk).update(status=ImportStatus.PENDING)
+        assert claim(MetricsImport, metrics_import.pk) is not None
+    metrics_import.refresh_from_db()
+    return metrics_import
+
+
+def test_kpi_import_of_a_killed_worker_is_retried_after_its_lease(
+    hospital: Hospital, catalogue: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    with time_machine.travel(LEASE_START, tick=False):
+        metrics_import = abandoned_import(hospital, attempts=1)
+    with (
+        time_machine.travel(LEASE_START + timedelta(minutes=6), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert take_back_stalled_metrics_imports() == 1
+
+    metrics_import.refresh_from_db()
+    assert metrics_import.status == ImportStatus.DONE, metrics_import.report
+    assert metrics_import.attempts == 2
+    assert KpiValue.objects.count() == 5
+
+
+def test_kpi_import_of_a_killed_worker_fails_after_the_last_attempt(
+    hospital: Hospital, catalogue: Any, settings: Any
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    with time_machine.travel(LEASE_START, tick=False):
+        metrics_import = abandoned_import(hospital, attempts=3)
+    with time_machine.travel(LEASE_START + timedelta(minutes=6), tick=False):
+        assert take_back_stalled_metrics_imports(hospital.organisation.pk) == 1
+
+    metrics_import.refresh_from_db()
+    assert metrics_import.status == ImportStatus.FAILED
+    # In the uploader's language: the HR partner reads Chinese.
+    assert metrics_import.report["errors"][0]["message"].startswith("导入已中断 3 次")
+    assert KpiValue.objects.count() == 0

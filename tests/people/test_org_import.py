@@ -6,12 +6,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -19,11 +21,21 @@ from django.test.utils import CaptureQueriesContext
 from openpyxl import Workbook
 
 from miantan.audit.models import AuditEvent
+from miantan.core.errors import ConflictError
+from miantan.core.leases import claim
 from miantan.people.enums import EmploymentStatus, ImportStatus, Language, Role
-from miantan.people.importing import check_org_file, run_org_import, save_org_file
+from miantan.people.importing import (
+    check_org_file,
+    confirm_org_import,
+    discard_org_import,
+    run_org_import,
+    save_org_file,
+    take_back_stalled_org_imports,
+)
 from miantan.people.models import Department, Employee, Organisation, OrgImport, Position
 from miantan.people.org_file import parse_date, read_org_file
 from miantan.people.services import assign_role, create_department, create_employee
+from miantan.people.tasks import run_org_import_task
 
 HEADER_ZH = ["工号", "姓名", "部门", "上级工号", "岗位", "入职日期", "邮箱", "语言", "状态"]
 
@@ -402,7 +414,7 @@ def bad_rows() -> list[list[Any]]:
         ["2003", "孙红", "急诊科", "2002", "", None, "", "", ""],  # 5: circle
         ["2001", "赵强", "急诊科", None, "", None, "", "", ""],  # 6: duplicate number
         ["2004", "吴静", "急诊科", None, "", "2024-13-40", "", "", ""],  # 7: bad date
-        ["2005", "郑毅", "牙科", None, "", None, "", "", ""],  # 8: unknown department
+        ["2005", "郑毅", "", None, "", None, "", "", ""],  # 8: no department
         ["2006", "", "急诊科", None, "", None, "", "", ""],  # 9: missing name
         ["2007", "冯涛", "急诊科", None, "", None, "not-an-email", "", ""],  # 10: bad email
         ["2008", "陈晨", "急诊科", None, "", None, "", "法语", "退休"],  # 11: language, status
@@ -448,7 +460,7 @@ def test_org_import_bad_file_report_names_every_bad_row_and_column(clinic: Clini
     assert "2002 → 2003 → 2002" in messages[4, "上级工号"]
     assert "row 3" in messages[6, "工号"]
     assert "2024-13-40" in messages[7, "入职日期"]
-    assert "牙科" in messages[8, "部门"]
+    assert messages[8, "部门"] == "A value is required."
 
 
 def test_org_import_report_is_written_in_the_uploaders_language(clinic: Clinic) -> None:
@@ -616,3 +628,393 @@ def test_org_import_same_column_twice_is_reported(clinic: Clinic) -> None:
     result = run(clinic, csv_file([["1001", "张伟", "XNK", "XNK"]], header=header), name="d.csv")
 
     assert [(e["row"], e["column"]) for e in result.report["errors"]] == [(1, "Department")]
+
+
+# --- files as HR keeps them -------------------------------------------------------------------
+
+ROSTER_HEADER = ["序号", "工号", "姓名", "部门", "岗位", "直属上级工号", "手机"]
+
+
+def hr_roster(rows: list[list[Any]], header: list[str] = ROSTER_HEADER) -> bytes:
+    """A 花名册 as HR keeps it: a title merged across the columns and a date line above the
+    header (row 4), a blank row inside the data, a signature line and a remark below it."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["2026年 市第一人民医院 员工花名册"])
+    sheet.append(["统计日期：2026年9月30日"])
+    sheet.append([])
+    sheet.append(header)
+    for index, row in enumerate(rows, start=1):
+        sheet.append([index, *row])
+        if index == 2:
+            sheet.append([])
+    sheet.append([])
+    sheet.append(["制表人：孙丽", None, None, "审核：张伟"])
+    sheet.append(["备注：试用期员工按在职统计。"])
+    sheet.merge_cells("A1:G1")
+    sheet.merge_cells("A2:G2")
+    sheet.merge_cells(f"A{sheet.max_row}:G{sheet.max_row}")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_org_import_reads_a_roster_with_a_title_merged_cells_and_notes(clinic: Clinic) -> None:
+    rows = [
+        ["1001", "张伟", "XNK", "主任医师", "", "13800000000"],
+        ["1002", "李明", "心内科", "医师", "1001", ""],
+        ["2001", "赵强", "急诊科", "医师", "", ""],
+    ]
+
+    result = run(clinic, hr_roster(rows), actor=clinic.hr.user)
+
+    assert result.status == ImportStatus.DONE, result.report
+    assert result.report["header_row"] == 4
+    assert [r["row"] for r in result.report["rows_above"]] == [1, 2]
+    assert [r["text"] for r in result.report["rows_after"]] == [
+        "制表人：孙丽 审核：张伟",
+        "备注：试用期员工按在职统计。",
+    ]
+    assert result.report["ignored_columns"] == ["序号", "手机"]
+    assert Employee.objects.get(employee_number="2001").department == clinic.emergency
+
+
+def test_org_import_names_the_spreadsheets_own_rows_in_a_roster(clinic: Clinic) -> None:
+    rows = [
+        ["1001", "张伟", "XNK", "主任医师", "", ""],
+        ["1002", "李明", "心内科", "医师", "8888", ""],  # row 6, after the title and header
+        ["2001", "", "急诊科", "医师", "", ""],  # row 8: the blank row 7 is in between
+    ]
+
+    result = run(clinic, hr_roster(rows), actor=clinic.hr.user)
+
+    assert result.status == ImportStatus.REJECTED
+    assert {(e["row"], e["column"]) for e in result.report["errors"]} == {
+        (6, "直属上级工号"),
+        (8, "姓名"),
+    }
+
+
+def test_org_import_checks_a_data_row_below_the_notes(clinic: Clinic) -> None:
+    content = xlsx(
+        [["1001", "张伟", "XNK"], ["备注：见附件"], [None, "钱进", "急诊科"]],
+        header=["工号", "姓名", "部门"],
+    )
+
+    result = run(clinic, content, actor=clinic.hr.user)
+
+    # The last row looks like data (a name and a department), so the remark above it stands
+    # inside the data and both are checked as rows.
+    assert result.status == ImportStatus.REJECTED
+    assert (4, "工号") in {(e["row"], e["column"]) for e in result.report["errors"]}
+    assert result.report["rows_after"] == []
+
+
+def test_org_import_reads_a_gbk_csv_with_a_title_line(clinic: Clinic) -> None:
+    lines = [
+        ["市第一人民医院 花名册", "", "", ""],
+        ["工号", "姓名", "部门", "上级工号"],
+        ["2001", "赵强", "急诊科", ""],
+        ["2002", "钱进", "急诊科", "2001"],
+        ["制表人：孙丽", "", "", ""],
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(lines)
+
+    result = run(clinic, buffer.getvalue().encode("gbk"), name="花名册.csv")
+
+    assert result.status == ImportStatus.DONE, result.report
+    assert Employee.objects.get(employee_number="2002").manager.employee_number == "2001"
+    assert result.report["rows_after"] == [{"row": 5, "text": "制表人：孙丽"}]
+
+
+# --- departments placed by the reporting line ---------------------------------------------------
+
+
+def grown_clinic_rows() -> list[list[Any]]:
+    """New departments, no parent column: 心内科护理组 (its head 周敏 reports to 李明 of 心内科),
+    心内科护理一组 (below 周敏), and 体检中心, whose head reports to nobody."""
+    return [
+        ["3001", "周敏", "心内科护理组", "护士长", "1002", ""],
+        ["3002", "吴静", "心内科护理一组", "护士", "3001", ""],
+        ["3003", "郑红", "心内科护理一组", "护士", "3002", ""],
+        ["4001", "陈晨", "体检中心", "主任", "", ""],
+        ["4002", "林琳", "体检中心", "医师", "4001", ""],
+    ]
+
+
+def tree_by_name(nodes: list[dict[str, Any]]) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """Each node by name, with its parent's name."""
+    found: dict[str, tuple[str | None, dict[str, Any]]] = {}
+
+    def walk(children: list[dict[str, Any]], parent: str | None) -> None:
+        for node in children:
+            found[node["name"]] = (parent, node)
+            walk(node["children"], node["name"])
+
+    walk(nodes, None)
+    return found
+
+
+def test_org_import_places_new_departments_by_the_reporting_line(clinic: Clinic) -> None:
+    result = run(clinic, hr_roster(grown_clinic_rows()), actor=clinic.hr.user)
+
+    assert result.status == ImportStatus.CHECKED, result.report
+    tree = tree_by_name(result.report["departments"])
+    assert tree["心内科护理组"][0] == "心内科"
+    assert tree["心内科护理一组"][0] == "心内科护理组"
+    assert tree["体检中心"][0] == "市第一人民医院"
+    assert tree["心内科"][0] == "内科"  # the existing ancestors are shown too
+    assert not tree["心内科"][1]["new"]
+    reason = tree["心内科护理组"][1]["reason"]
+    assert "周敏 (3001)" in reason and "李明 (1002)" in reason
+    assert "reports to nobody" in tree["体检中心"][1]["reason"]
+
+
+def test_org_import_saves_nothing_before_the_departments_are_confirmed(clinic: Clinic) -> None:
+    counts = (Employee.objects.count(), Department.objects.count(), Position.objects.count())
+
+    result = run(clinic, hr_roster(grown_clinic_rows()), actor=clinic.hr.user)
+
+    assert result.status == ImportStatus.CHECKED
+    assert (Employee.objects.count(), Department.objects.count(), Position.objects.count()) == (
+        counts
+    )
+    assert result.report["summary"]["created"] == 5  # the preview says what would happen
+    assert AuditEvent.objects.filter(action="people.org_import.checked").count() == 1
+
+
+def test_org_import_confirmed_creates_the_departments_in_the_same_transaction(
+    clinic: Clinic, django_capture_on_commit_callbacks: Any
+) -> None:
+    checked = run(clinic, hr_roster(grown_clinic_rows()), actor=clinic.hr.user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_org_import(checked, actor=clinic.hr.user)
+
+    checked.refresh_from_db()
+    assert checked.status == ImportStatus.DONE, checked.report
+    group = Department.objects.get(organisation=clinic.organisation, code="心内科护理组")
+    first = Department.objects.get(organisation=clinic.organisation, code="心内科护理一组")
+    centre = Department.objects.get(organisation=clinic.organisation, code="体检中心")
+    assert group.parent == clinic.cardiology
+    assert first.parent == group and first.path == f"{group.path}{first.pk}/"
+    assert centre.parent == clinic.root
+    assert Employee.objects.get(employee_number="3003").department == first
+    assert checked.confirmed_by == clinic.hr.user
+    assert AuditEvent.objects.filter(action="people.org_import.confirmed").count() == 1
+
+
+def test_org_import_confirmed_tree_that_changed_meanwhile_is_shown_again(
+    clinic: Clinic, django_capture_on_commit_callbacks: Any
+) -> None:
+    checked = run(clinic, hr_roster(grown_clinic_rows()), actor=clinic.hr.user)
+    # Before HR confirms, 李明 moves to 急诊科: 周敏's group would now go there.
+    Employee.objects.filter(pk=clinic.li.pk).update(department=clinic.emergency)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_org_import(checked, actor=clinic.hr.user)
+
+    checked.refresh_from_db()
+    assert checked.status == ImportStatus.CHECKED
+    assert checked.report["reconfirm"] is True
+    assert tree_by_name(checked.report["departments"])["心内科护理组"][0] == "急诊科"
+    assert not Department.objects.filter(code="心内科护理组").exists()
+
+
+def test_org_import_discarded_changes_nothing(clinic: Clinic) -> None:
+    checked = run(clinic, hr_roster(grown_clinic_rows()), actor=clinic.hr.user)
+
+    discard_org_import(checked, actor=clinic.hr.user)
+
+    assert checked.status == ImportStatus.DISCARDED
+    assert not Employee.objects.filter(employee_number="3001").exists()
+    with pytest.raises(ConflictError):
+        confirm_org_import(checked, actor=clinic.hr.user)
+
+
+def test_org_import_confirmation_is_refused_to_someone_who_may_not_import(
+    clinic: Clinic,
+) -> None:
+    checked = run(clinic, hr_roster(grown_clinic_rows()), actor=clinic.hr.user)
+
+    with pytest.raises(PermissionDenied):
+        confirm_org_import(checked, actor=clinic.li.user)
+    with pytest.raises(PermissionDenied):
+        discard_org_import(checked, actor=clinic.li.user)
+
+    checked.refresh_from_db()
+    assert checked.status == ImportStatus.CHECKED
+
+
+def place(clinic: Clinic, rows: list[list[Any]]) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    header = ["工号", "姓名", "部门", "上级工号"]
+    org_file = read_org_file(io.BytesIO(csv_file(rows, header=header)), "org.csv")
+    plan = check_org_file(clinic.organisation, org_file)
+    assert plan.errors == []
+    return tree_by_name(plan.department_tree())
+
+
+def test_inferred_parent_is_where_most_of_the_most_senior_members_report(clinic: Clinic) -> None:
+    tree = place(
+        clinic,
+        [
+            ["5001", "甲", "会诊中心", "1001"],  # reports into 心内科
+            ["5002", "乙", "会诊中心", "1002"],  # 心内科 too, but stands lower
+            ["5003", "丙", "会诊中心", "9001"],  # the HR partner, at the top department
+            ["5004", "丁", "会诊中心", "1001"],  # 心内科
+        ],
+    )
+
+    # 甲, 丙 and 丁 have one manager above them, 乙 two: of those three, two report into 心内科.
+    assert tree["会诊中心"][0] == "心内科"
+    assert "2" in tree["会诊中心"][1]["reason"] and "3" in tree["会诊中心"][1]["reason"]
+
+
+def test_inferred_parent_tie_goes_to_the_lowest_employee_number(clinic: Clinic) -> None:
+    tree = place(
+        clinic,
+        [
+            ["5010", "甲", "会诊中心", "1001"],  # 心内科
+            ["5009", "乙", "会诊中心", "9001"],  # the top department; 5009 < 5010
+        ],
+    )
+
+    assert tree["会诊中心"][0] == "市第一人民医院"
+    assert "5009" in tree["会诊中心"][1]["reason"]
+
+
+def test_inferred_parents_never_form_a_circle(clinic: Clinic) -> None:
+    # 甲 in A reports to 乙 in B, and 乙 to 丙 in A: A's most senior member is 丙 (top), so A
+    # goes under the top department and B under A, not A under B under A.
+    tree = place(
+        clinic,
+        [
+            ["6001", "甲", "A组", "6002"],
+            ["6002", "乙", "B组", "6003"],
+            ["6003", "丙", "A组", ""],
+        ],
+    )
+
+    assert tree["A组"][0] == "市第一人民医院"
+    assert tree["B组"][0] == "A组"
+
+
+def test_org_import_reads_the_manager_by_name_as_rosters_give_it(clinic: Clinic) -> None:
+    header = ["工号", "姓名", "科室", "直属上级"]
+    rows = [["2001", "赵强", "急诊科", "张伟"], ["2002", "钱进", "急诊科", "赵强"]]
+
+    result = run(clinic, csv_file(rows, header=header), name="roster.csv")
+
+    assert result.status == ImportStatus.DONE, result.report
+    assert Employee.objects.get(employee_number="2001").manager == clinic.zhang
+    assert Employee.objects.get(employee_number="2002").manager.employee_number == "2001"
+
+
+def test_org_import_manager_name_shared_by_two_people_is_reported(clinic: Clinic) -> None:
+    header = ["工号", "姓名", "部门", "直属上级"]
+    rows = [["2001", "李明", "急诊科", ""], ["2002", "钱进", "急诊科", "李明"]]
+
+    result = run(clinic, csv_file(rows, header=header), name="roster.csv", actor=clinic.hr.user)
+
+    assert [(e["row"], e["column"]) for e in result.report["errors"]] == [(3, "直属上级")]
+    assert "1002" in result.report["errors"][0]["message"]
+
+
+def test_import_org_command_prints_and_applies_the_placed_departments(
+    clinic: Clinic, tmp_path: Path
+) -> None:
+    path = tmp_path / "花名册.xlsx"
+    path.write_bytes(hr_roster(grown_clinic_rows()))
+    out = io.StringIO()
+
+    call_command("import_org", str(path), organisation="yiyuan", stdout=out)
+
+    assert "+ 心内科护理组" in out.getvalue()
+    assert Department.objects.get(code="心内科护理组").parent == clinic.cardiology
+
+
+# --- a worker that dies ------------------------------------------------------------------------
+
+LEASE_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def abandoned(clinic: Clinic, attempts: int) -> OrgImport:
+    """An import claimed by a worker that was then killed, `attempts` times over."""
+    org_import = save_org_file(
+        clinic.organisation,
+        upload=ContentFile(xlsx(good_rows())),
+        original_name="org.xlsx",
+        actor=clinic.hr.user,
+    )
+    for _attempt in range(attempts):
+        OrgImport.objects.filter(pk=org_import.pk).update(status=ImportStatus.PENDING)
+        assert claim(OrgImport, org_import.pk) is not None
+    org_import.refresh_from_db()
+    return org_import
+
+
+def test_org_import_of_a_killed_worker_stays_running_while_its_lease_holds(
+    clinic: Clinic,
+) -> None:
+    with time_machine.travel(LEASE_START, tick=False):
+        org_import = abandoned(clinic, attempts=1)
+    with time_machine.travel(LEASE_START + timedelta(seconds=299), tick=False):
+        assert take_back_stalled_org_imports() == 0
+
+    org_import.refresh_from_db()
+    assert org_import.status == ImportStatus.RUNNING
+
+
+def test_org_import_of_a_killed_worker_is_retried_after_its_lease(
+    clinic: Clinic, django_capture_on_commit_callbacks: Any
+) -> None:
+    with time_machine.travel(LEASE_START, tick=False):
+        org_import = abandoned(clinic, attempts=1)
+    with (
+        time_machine.travel(LEASE_START + timedelta(minutes=6), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert take_back_stalled_org_imports() == 1
+
+    org_import.refresh_from_db()
+    assert org_import.status == ImportStatus.DONE, org_import.report
+    assert org_import.attempts == 2
+    assert Employee.objects.filter(employee_number="2002").exists()
+    event = AuditEvent.objects.get(action="people.org_import.interrupted")
+    assert event.data["attempt"] == 1
+
+
+def test_org_import_of_a_killed_worker_fails_after_the_last_attempt(clinic: Clinic) -> None:
+    with time_machine.travel(LEASE_START, tick=False):
+        org_import = abandoned(clinic, attempts=3)
+    with time_machine.travel(LEASE_START + timedelta(minutes=6), tick=False):
+        assert take_back_stalled_org_imports() == 1
+        assert take_back_stalled_org_imports() == 0
+
+    org_import.refresh_from_db()
+    assert org_import.status == ImportStatus.FAILED
+    assert org_import.report["errors"][0]["message"].startswith(
+        "The import was interrupted 3 times"
+    )
+    assert not Employee.objects.filter(employee_number="2002").exists()
+    assert AuditEvent.objects.filter(action="people.org_import.failed").count() == 1
+
+
+def test_org_import_worker_takes_back_stalled_imports_before_its_own(clinic: Clinic) -> None:
+    with time_machine.travel(LEASE_START, tick=False):
+        stalled = abandoned(clinic, attempts=3)
+        fresh = save_org_file(
+            clinic.organisation,
+            upload=ContentFile(xlsx(good_rows())),
+            original_name="b.xlsx",
+            actor=None,
+        )
+    with time_machine.travel(LEASE_START + timedelta(minutes=6), tick=False):
+        run_org_import_task.call(fresh.pk)
+
+    stalled.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stalled.status == ImportStatus.FAILED
+    assert fresh.status == ImportStatus.DONE

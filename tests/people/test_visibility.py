@@ -170,7 +170,7 @@ def test_role_assignments_visible_to_admin_cover_the_organisation(hospital, othe
         role_assignments_visible_to(hospital.admin.user).values_list("employee__name", flat=True)
     )
 
-    assert holders == {"钱进", "孙丽", "郑毅", "张伟"}
+    assert holders == {"钱进", "孙丽", "郑毅", "张伟", "陈静"}
 
 
 @pytest.mark.parametrize("viewer", ["doctor_li", "head_nurse", "head", "executive"])

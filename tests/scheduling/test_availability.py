@@ -138,8 +138,8 @@ def test_load_availability_uses_a_fixed_number_of_queries(hospital: Hospital) ->
             end=at(day, 10),
             kind=LeaveKind.ANNUAL,
         )
-    # Five queries of its own and one for the booked talks (the interviews app's loader).
-    assert load(many_people) == few == 6
+    # Six queries of its own and one for the booked talks (the interviews app's loader).
+    assert load(many_people) == few == 7
 
 
 def test_load_availability_reads_the_roster_of_the_day_before(hospital: Hospital) -> None:

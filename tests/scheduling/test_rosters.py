@@ -150,3 +150,78 @@ def test_import_roster_command(
         call_command("import_roster", str(bad), organisation="hospital", verbosity=0)
 
     assert RosterEntry.objects.count() == 1
+
+
+# --- rosters as a ward keeps them ---------------------------------------------------------------
+
+
+def ward_roster(third_shift: str = "门诊") -> io.BytesIO:
+    """A title merged across the columns and the ward's name above the header (row 3), blank
+    rows, the head nurse's signature and a remark under the data."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in [
+        ["2026年12月 心内科 排班表"],
+        ["科室：心内科", None, "护士长：王芳"],
+        ["序号", "工号", "日期", "班次"],
+        [1, "H0011", datetime(2026, 12, 1), "夜班"],
+        [2, "H0011", datetime(2026, 12, 2), "休"],
+        [],
+        [3, "H0010", datetime(2026, 12, 1), third_shift],
+        [],
+        ["护士长签字：王芳"],
+        ["注：夜班次日下午补休。"],
+    ]:
+        sheet.append(row)
+    sheet.merge_cells("A1:D1")
+    sheet.merge_cells("A9:D9")
+    stream = io.BytesIO()
+    workbook.save(stream)
+    stream.seek(0)
+    return stream
+
+
+def test_roster_with_a_title_and_a_signature_imports_its_shifts(
+    hospital: Hospital, codes: dict
+) -> None:
+    outcome = import_roster_file(hospital.organisation, ward_roster(), name="排班.xlsx", actor=None)
+
+    assert outcome.errors == []
+    assert outcome.rows == 3
+    assert outcome.header_row == 3
+    assert [note.row for note in outcome.skipped] == [1, 2]
+    assert [(note.row, note.text) for note in outcome.notes] == [
+        (9, "护士长签字：王芳"),
+        (10, "注：夜班次日下午补休。"),
+    ]
+    assert entries() == [
+        ("H0010", date(2026, 12, 1), "门诊"),
+        ("H0011", date(2026, 12, 1), "夜班"),
+        ("H0011", date(2026, 12, 2), "休"),
+    ]
+
+
+def test_roster_with_a_title_names_a_bad_row_as_the_spreadsheet_shows_it(
+    hospital: Hospital, codes: dict
+) -> None:
+    outcome = import_roster_file(
+        hospital.organisation, ward_roster(third_shift="早班"), name="排班.xlsx", actor=None
+    )
+
+    assert [(error.row, error.column) for error in outcome.errors] == [(7, "班次")]
+    assert not RosterEntry.objects.exists()
+
+
+def test_roster_csv_saved_by_excel_in_gbk(hospital: Hospital, codes: dict) -> None:
+    content = (
+        "2026年12月 排班表,,\r\n工号,日期,班次\r\nH0011,2026/12/1,夜班\r\n,,\r\n制表：王芳,,\r\n"
+    )
+
+    outcome = import_roster_file(
+        hospital.organisation, io.BytesIO(content.encode("gbk")), name="排班.csv", actor=None
+    )
+
+    assert outcome.errors == []
+    assert entries() == [("H0011", date(2026, 12, 1), "夜班")]
+    assert [note.text for note in outcome.notes] == ["制表：王芳"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import time_machine
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -226,3 +228,95 @@ def test_one_slot_per_day_by_default_and_the_cap_keeps_managers_free() -> None:
     assert len({slot.start.date() for slot in slots}) == 3
     assert slots[0].start == day + timedelta(hours=1)
     assert capped[0].start == day + timedelta(days=1)
+
+
+# --- the reasons as people read them ------------------------------------------------------------
+
+WEEKDAYS = {weekday: [(time(9), time(17))] for weekday in range(5)}
+
+
+def test_no_surgery_reason_when_nobody_has_surgery_days() -> None:
+    # A factory worker and their line manager: "not on a surgery day" says nothing to them.
+    people = [
+        PersonSchedule(1, "王工", "Asia/Shanghai", WEEKDAYS),
+        PersonSchedule(2, "刘班长", "Asia/Shanghai", WEEKDAYS),
+    ]
+    with time_machine.travel(WINDOW[0], tick=False):
+        slots = find_slots(
+            availabilities(people),
+            duration=timedelta(hours=1),
+            soft=SoftPreferences(avoid_surgery_days=5.0),
+            limit=3,
+        )
+
+    assert slots
+    assert all(r.code != "no_surgery_day" for slot in slots for r in slot.reasons)
+
+
+def test_the_surgery_reason_names_surgery_days_when_someone_has_them() -> None:
+    surgeon = PersonSchedule(
+        1,
+        "张伟",
+        "Asia/Shanghai",
+        WEEKDAYS,
+        shifts=[(FIRST, SHIFTS[3])],  # 手术日 on Monday
+    )
+    with time_machine.travel(WINDOW[0], tick=False):
+        (slot,) = find_slots(
+            availabilities([surgeon]),
+            duration=timedelta(hours=1),
+            soft=SoftPreferences(avoid_surgery_days=5.0),
+            limit=1,
+        )
+
+    assert "no_surgery_day" in [r.code for r in slot.reasons]
+    assert slot.start.astimezone(ZoneInfo("Asia/Shanghai")).date() == FIRST + timedelta(days=1)
+
+
+def test_the_earliest_reason_never_says_zero_days() -> None:
+    person = PersonSchedule(1, "李明", "Asia/Shanghai", WEEKDAYS)
+    with time_machine.travel(WINDOW[0], tick=False):
+        slots = find_slots(availabilities([person]), duration=timedelta(hours=1), limit=3)
+        with translation.override("en"):
+            messages = [
+                next(r.message for r in slot.reasons if r.code == "earliest") for slot in slots
+            ]
+        with translation.override("zh-hans"):
+            first_in_chinese = next(r.message for r in slots[0].reasons if r.code == "earliest")
+
+    assert messages == [
+        "Earlier slots rank higher: the first possible day",
+        "Earlier slots rank higher: 1 day after the first possible day",
+        "Earlier slots rank higher: 2 days after the first possible day",
+    ]
+    assert first_in_chinese == "越早越靠前：最早可能的那一天"
+
+
+def test_a_busy_day_counts_talks_in_the_singular_and_plural() -> None:
+    day = datetime(2026, 3, 23, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    manager = PersonSchedule(
+        1,
+        "张伟",
+        "Asia/Shanghai",
+        WEEKDAYS,
+        talks=[
+            (day, day + timedelta(hours=1)),
+            (day + timedelta(days=1), day + timedelta(days=1, hours=1)),
+            (day + timedelta(days=1, hours=2), day + timedelta(days=1, hours=3)),
+        ],
+    )
+    soft = SoftPreferences(spread=1.0, earliest=0.0)
+    with time_machine.travel(WINDOW[0], tick=False):
+        slots = find_slots(
+            availabilities([manager]), duration=timedelta(hours=1), soft=soft, limit=DAYS
+        )
+        with translation.override("en"):
+            busy = {
+                slot.start.astimezone(ZoneInfo("Asia/Shanghai")).date(): r.message
+                for slot in slots
+                for r in slot.reasons
+                if r.code == "busy_day"
+            }
+
+    assert busy[date(2026, 3, 23)] == "张伟 already has 1 talk that day"
+    assert busy[date(2026, 3, 24)] == "张伟 already has 2 talks that day"

@@ -2,8 +2,9 @@
 周敏, in three steps; 周敏 finds the request in her inbox and accepts it. Once in English (the
 words are checked), once in Chinese (the default; the states are checked by data attributes).
 
-Nothing is frozen: both people work weekdays 08:00–12:00 and 14:00–17:30, and 王芳 is away
-until the second working day from today, so the best slot is 08:00 on that day.
+The clock runs from a fixed Monday morning (conftest.BROWSER_START): both people work weekdays
+08:00–12:00 and 14:00–17:30, and 王芳 is away until the second working day from then, so the
+best slot is 08:00 on that day.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from miantan.scheduling.holidays import is_working_day
 from miantan.scheduling.models import Leave, WorkingHours
 from tests.personas import Hospital
 from tests.scheduling.builders import SHANGHAI, at
-from tests.web.test_browser_directory import assert_fits_the_screen, sign_in
+from tests.web.test_browser_directory import assert_fits_the_screen, open_from_menu, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +88,7 @@ def english(*people: Employee) -> None:
 def request_a_talk(phone: Page, base: str, manager: Employee, start: datetime) -> str:
     """王芳's three steps; returns the talk page's path."""
     sign_in(phone, base, "nurse.wang")
-    phone.click("[data-testid=nav-talks]")
+    open_from_menu(phone, "[data-testid=nav-talks]")
     expect(phone).to_have_url(f"{base}/talks/")
     assert_fits_the_screen(phone, PHONE["width"])
 
@@ -130,7 +131,7 @@ def accept_the_request(phone: Page, base: str, talk_path: str) -> None:
     """周敏 finds the request in her inbox and accepts the proposed time."""
     sign_in(phone, base, "headnurse.zhou")
     expect(phone.locator("[data-testid=talks-waiting]")).to_have_text("1")
-    phone.click("[data-testid=nav-talks]")
+    open_from_menu(phone, "[data-testid=nav-talks]")
     row = phone.locator(f"[data-testid=inbox] a[href='{talk_path}']")
     expect(row).to_contain_text("王芳")
     assert_fits_the_screen(phone, PHONE["width"])

@@ -17,10 +17,10 @@ from miantan.audit.models import AuditEvent
 from miantan.metrics.enums import PeriodKind
 from miantan.metrics.models import Kpi, KpiAssignment
 from miantan.people.models import Employee, Position
-from tests.factories import DepartmentFactory
+from tests.factories import PASSWORD, DepartmentFactory
 from tests.metrics.kpi_builders import assign, kpi
 from tests.personas import Hospital, OtherOrganisation
-from tests.web.test_browser_directory import DESKTOP, PHONE, assert_fits_the_screen, sign_in
+from tests.web.test_browser_directory import DESKTOP, PHONE, assert_fits_the_screen
 
 Signer = Callable[[Employee], Client]
 PAGE = reverse("web:kpi_catalogue")
@@ -129,8 +129,16 @@ def test_kpi_catalogue_is_in_the_navigation_of_hr_only(
     for_hr = client_as(hospital.hr_partner).get(reverse("web:me"))
     for_head = client_as(hospital.head).get(reverse("web:me"))
 
-    assert PAGE in [item["url"] for item in for_hr.context["nav"]]
-    assert PAGE not in [item["url"] for item in for_head.context["nav"]]
+    assert PAGE in nav_urls(for_hr)
+    assert PAGE not in nav_urls(for_head)
+
+
+def nav_urls(response: Any) -> list[str]:
+    """Every address in the navigation bar and its "Manage" group."""
+    items = list(response.context["nav"])
+    if response.context.get("nav_manage"):
+        items += response.context["nav_manage"].items
+    return [item.url for item in items]
 
 
 @pytest.mark.parametrize("name", ["kpi_pack_load", "kpi_assignment_create"])
@@ -319,6 +327,134 @@ def test_an_unknown_assignment_answers_404(hospital: Hospital, client_as: Signer
     assert client_as(hospital.hr_partner).post(url).status_code == 404
 
 
+# --- valid ranges ------------------------------------------------------------------------------
+
+
+def range_url(indicator: Kpi) -> str:
+    return reverse("web:kpi_range_update", kwargs={"kpi_id": indicator.pk})
+
+
+def test_hr_sets_the_valid_range_of_a_kpi(
+    hospital: Hospital, visits: Kpi, client_as: Signer
+) -> None:
+    client = in_english(client_as(hospital.hr_partner))
+
+    response = client.post(range_url(visits), {"min_value": "0", "max_value": "5000"}, follow=True)
+
+    assert response.redirect_chain == [(f"{PAGE}#kpi-{visits.pk}", 302)]
+    assert messages_of(response) == ["The valid range of Outpatient visits was saved."]
+    visits.refresh_from_db()
+    assert (visits.min_value, visits.max_value) == (Decimal(0), Decimal(5000))
+    assert 'value="5000"' in response.content.decode()
+    event = AuditEvent.objects.get(action="metrics.kpi.range_changed")
+    assert event.data == {
+        "kpi": "outpatient_visits",
+        "min_value": [None, "0"],
+        "max_value": [None, "5000"],
+    }
+
+
+def test_an_empty_end_of_the_range_is_no_limit(
+    hospital: Hospital, visits: Kpi, client_as: Signer
+) -> None:
+    Kpi.objects.filter(pk=visits.pk).update(min_value=0, max_value=100)
+
+    client_as(hospital.hr_partner).post(range_url(visits), {"min_value": "0", "max_value": ""})
+
+    visits.refresh_from_db()
+    assert (visits.min_value, visits.max_value) == (Decimal(0), None)
+
+
+def test_a_range_upside_down_shows_the_error_on_its_row(
+    hospital: Hospital, visits: Kpi, client_as: Signer
+) -> None:
+    response = in_english(client_as(hospital.hr_partner)).post(
+        range_url(visits), {"min_value": "10", "max_value": "5"}
+    )
+
+    assert response.status_code == 400
+    [(_label, [row])] = response.context["groups"]
+    assert row.errors == ["The highest valid value must not be below the lowest."]
+    assert (row.min_value, row.max_value) == ("10", "5")
+    visits.refresh_from_db()
+    assert (visits.min_value, visits.max_value) == (None, None)
+    assert not AuditEvent.objects.filter(action="metrics.kpi.range_changed").exists()
+
+
+def test_a_range_that_leaves_out_an_assigned_target_is_refused(
+    hospital: Hospital, cardiology_visits: KpiAssignment, client_as: Signer
+) -> None:
+    response = in_english(client_as(hospital.hr_partner)).post(
+        range_url(cardiology_visits.kpi), {"min_value": "0", "max_value": "300"}
+    )
+
+    assert response.status_code == 400
+    [(_label, [row])] = response.context["groups"]
+    assert row.errors == [
+        "The target 400 assigned to Cardiology lies outside this range; change that target first."
+    ]
+
+
+def test_an_assignment_target_outside_the_range_is_refused(
+    hospital: Hospital, visits: Kpi, client_as: Signer
+) -> None:
+    Kpi.objects.filter(pk=visits.pk).update(min_value=0, max_value=300)
+
+    response = in_english(client_as(hospital.hr_partner)).post(
+        CREATE, new_assignment(visits, hospital, target="400")
+    )
+
+    assert response.status_code == 400
+    assert response.context["assignment_form"].non_field_errors() == [
+        "The target must lie within the KPI's valid range 0–300."
+    ]
+    assert not KpiAssignment.objects.exists()
+
+
+def test_the_catalogue_shows_each_kpis_range(hospital: Hospital, client_as: Signer) -> None:
+    client = client_as(hospital.hr_partner)
+    client.post(LOAD, {"pack": "hospital"})
+
+    page = client.get(PAGE).content.decode()
+
+    satisfaction = Kpi.objects.get(code="patient_satisfaction")
+    row = page[page.index(f'id="kpi-{satisfaction.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'name="min_value" form="range-' in row and 'value="0"' in row
+    assert 'value="100"' in row
+
+
+@pytest.mark.parametrize("persona", ["head", "hr_cardiology", "executive"])
+def test_only_organisation_wide_hr_and_admins_set_a_range(
+    hospital: Hospital, visits: Kpi, client_as: Signer, persona: str
+) -> None:
+    response = client_as(getattr(hospital, persona)).post(
+        range_url(visits), {"min_value": "0", "max_value": "1"}
+    )
+
+    assert response.status_code == 403
+    visits.refresh_from_db()
+    assert visits.max_value is None
+
+
+def test_a_foreign_kpi_range_answers_404(
+    hospital: Hospital, other_org: OtherOrganisation, client_as: Signer
+) -> None:
+    foreign = kpi(other_org.organisation, "bug_rate", "bug 率")
+
+    response = client_as(hospital.admin).post(range_url(foreign), {"max_value": "1"})
+
+    assert response.status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.max_value is None
+
+
+def test_setting_a_range_answers_405_to_get(
+    hospital: Hospital, visits: Kpi, client_as: Signer
+) -> None:
+    assert client_as(hospital.hr_partner).get(range_url(visits)).status_code == 405
+
+
 # --- packs -------------------------------------------------------------------------------------
 
 
@@ -362,7 +498,9 @@ def test_kpis_are_grouped_by_pack_with_english_names(
 
     response = client.get(PAGE)
 
-    groups = [(str(label), [k.code for k in kpis]) for label, kpis in response.context["groups"]]
+    groups = [
+        (str(label), [r.kpi.code for r in rows]) for label, rows in response.context["groups"]
+    ]
     assert groups == [
         ("Retail", ["average_transaction_value"]),
         ("Own KPIs", ["outpatient_visits"]),
@@ -401,6 +539,15 @@ def test_kpi_catalogue_query_count_is_constant(
 # --- in a browser ------------------------------------------------------------------------------
 
 
+def sign_in_to(page: Page, base: str, username: str, path: str) -> None:
+    """Sign in on the way to a page, and land on it."""
+    page.goto(f"{base}{reverse('accounts:login')}?next={path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    expect(page).to_have_url(f"{base}{path}")
+
+
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
@@ -413,15 +560,20 @@ def test_browser_kpi_catalogue_on_a_phone(
     live_server: Any, hospital: Hospital, cardiology_visits: KpiAssignment, phone: Page
 ) -> None:
     base = live_server.url
-    sign_in(phone, base, "hr.sun")
-    phone.click(f"nav.mainnav a[href='{PAGE}']")
-    expect(phone).to_have_url(f"{base}{PAGE}")
+    sign_in_to(phone, base, "hr.sun", PAGE)
     assert_fits_the_screen(phone, PHONE["width"])
 
     phone.select_option("#id_pack", "hospital")
     phone.click("[data-testid=kpi-pack-form] button[type=submit]")
     expect(phone.locator(".messages li")).to_have_count(1)
-    expect(phone.locator("[data-testid=kpi-list]")).to_contain_text("手术量")
+    expect(phone.locator("[data-testid=kpi-list]").first).to_contain_text("手术量")
+    assert_fits_the_screen(phone, PHONE["width"])
+
+    surgeries = Kpi.objects.get(code="surgeries")
+    row = phone.locator(f"#kpi-{surgeries.pk}")
+    row.locator("input[name=max_value]").fill("40")
+    row.locator("button[type=submit]").click()
+    expect(phone.locator(f"#kpi-{surgeries.pk} input[name=max_value]")).to_have_value("40")
     assert_fits_the_screen(phone, PHONE["width"])
 
     row = phone.locator(f"#assignment-{cardiology_visits.pk}")
@@ -445,8 +597,7 @@ def test_browser_kpi_catalogue_fits_a_desktop(
 ) -> None:
     context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
     page = context.new_page()
-    sign_in(page, live_server.url, "hr.sun")
-    page.goto(f"{live_server.url}{PAGE}")
+    sign_in_to(page, live_server.url, "hr.sun", PAGE)
 
     expect(page.locator("[data-testid=kpi-assignments]")).to_contain_text("心内科")
     assert_fits_the_screen(page, DESKTOP["width"])

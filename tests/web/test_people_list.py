@@ -13,7 +13,7 @@ def test_people_list_shows_hr_the_whole_hospital(hospital, client_as):
     response = client_as(hospital.hr_partner).get("/people/")
 
     assert response.status_code == 200
-    assert len(names_on(response)) == 8
+    assert len(names_on(response)) == 9
     assert "赵强" in response.content.decode()
 
 
@@ -69,7 +69,7 @@ def test_people_list_paginates(hospital, client_as):
     response = client_as(hospital.hr_partner).get("/people/", {"page": 2})
 
     assert response.context["page"].number == 2
-    assert len(names_on(response)) == 38 - 25
+    assert len(names_on(response)) == 39 - 25
 
 
 def test_people_list_without_matches_says_so(hospital, client_as):

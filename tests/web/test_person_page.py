@@ -125,11 +125,21 @@ def test_own_profile_page_links_to_the_access_log(hospital, client_as):
     assert 'href="/me/access-log/"' in html
 
 
-def test_home_page_sends_to_the_own_profile(hospital, client_as):
+def test_home_page_sends_to_the_start_page(hospital, client_as):
     response = client_as(hospital.zhao).get("/")
 
     assert response.status_code == 302
-    assert response["Location"] == "/me/"
+    assert response["Location"] == "/home/me/"
+
+
+def test_person_page_links_to_the_manager_only_for_whoever_may_open_it(hospital, client_as):
+    manager_link = f'href="/people/{hospital.head_nurse.pk}/"'
+
+    own = client_as(hospital.nurse_wang).get("/me/").content.decode()
+    as_head = client_as(hospital.head).get(f"/people/{hospital.nurse_wang.pk}/").content.decode()
+
+    assert "周敏" in own and manager_link not in own
+    assert manager_link in as_head
 
 
 @pytest.mark.parametrize("path", ["/me/", "/me/access-log/"])

@@ -24,7 +24,7 @@ def test_roles_page_lists_the_assignments_hr_may_see(hospital, client_as):
 
     holders = {assignment.employee.name for assignment in response.context["page"]}
     assert response.status_code == 200
-    assert holders == {"钱进", "孙丽", "郑毅", "张伟"}
+    assert holders == {"钱进", "孙丽", "郑毅", "张伟", "陈静"}
 
 
 def test_roles_page_is_forbidden_to_a_department_head(hospital, client_as):

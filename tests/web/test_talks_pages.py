@@ -286,20 +286,6 @@ def test_talk_new_step_two_shows_the_ranked_slots_by_day_with_reasons(
     assert not Talk.objects.exists()
 
 
-def test_talk_new_step_two_says_which_year_has_no_holiday_data(ward: Hospital, client_as: Signer):
-    # Four weeks from 7 December reach into 2027, whose public holidays are not loaded.
-    html = page(client_as(ward.nurse_wang).post("/talks/new/", step_one(ward)))
-
-    assert 'data-testid="holidays-unknown"' in html and "2027" in html
-
-
-def test_talk_new_step_two_is_silent_when_every_year_is_known(ward: Hospital, client_as: Signer):
-    with time_machine.travel(at(date(2026, 11, 16), 7), tick=False):
-        html = page(client_as(ward.nurse_wang).post("/talks/new/", step_one(ward)))
-
-    assert 'data-step="2"' in html and 'data-testid="holidays-unknown"' not in html
-
-
 def test_talk_new_preferences_rank_the_slots_again_with_htmx(ward: Hospital, client_as: Signer):
     client = client_as(ward.nurse_wang)
     data = step_two(ward, at(MONDAY, 8).isoformat(), before_ten="on")

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from miantan.metrics.catalogue import assignments_visible_to, kpis_visible_to
 from miantan.metrics.importing import import_values
@@ -17,6 +17,7 @@ from miantan.people.models import Organisation
 from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
 
+from .paging import BoundedPageNumberPagination
 from .schemas import DepartmentRef, ErrorOut, PositionRef
 
 router = Router(tags=["metrics"])
@@ -34,6 +35,9 @@ class KpiOut(Schema):
     direction: str
     aggregation: str
     decimals: int
+    # The valid range of values and targets; null is an open end.
+    min_value: Decimal | None
+    max_value: Decimal | None
     pack: str
 
 
@@ -84,6 +88,12 @@ class PushOut(Schema):
     created: int
     updated: int
     unchanged: int
+    # Different employees among the items, and those with a new or changed value.
+    people: int
+    people_changed: int
+    # KPIs added to the catalogue from an industry pack, then how per cent KPIs given as
+    # numbers between 0 and 1 were read: one sentence per KPI.
+    notes: list[str]
     detail: str
 
 
@@ -93,7 +103,7 @@ def list_kpis(request: HttpRequest) -> object:
 
 
 @router.get("/kpis/assignments", response=list[KpiAssignmentOut])
-@paginate(PageNumberPagination, page_size=200)
+@paginate(BoundedPageNumberPagination, page_size=200)
 def list_kpi_assignments(request: HttpRequest) -> object:
     """Which KPI applies to which department and position, with weight and target per period
     kind. The organisation's own, for every employee, like the catalogue."""
@@ -113,7 +123,9 @@ def list_kpi_assignments(request: HttpRequest) -> object:
 def push_values(request: HttpRequest) -> object:
     """Upsert up to 10,000 KPI values (employee number, KPI code or name, period label, value,
     optional target and source). All or nothing: any bad item rejects the whole request with
-    every problem listed by index and field. Sending the same values again changes nothing."""
+    every problem listed by index and field. A KPI only an industry pack has is added to the
+    catalogue from the pack, as a file import does. Sending the same values again changes
+    nothing."""
     scope = scope_for(request.user)
     if scope.organisation_id is None or not can_import_org.test(request.user):
         message = _("Only HR for the whole organisation and administrators may push values.")
@@ -128,7 +140,7 @@ def push_values(request: HttpRequest) -> object:
             {"index": p.row, "field": p.field, "message": p.message} for p in outcome.problems
         ]
         return Status(400, {"detail": outcome.message(), "code": "invalid", "errors": errors})
-    return Status(200, {**outcome.summary(), "detail": outcome.message()})
+    return Status(200, {**outcome.summary(), "notes": outcome.notes, "detail": outcome.message()})
 
 
 def _items(body: bytes) -> list[dict[str, Any]] | str:

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from miantan.people.enums import EmploymentStatus
 from miantan.people.queries import (
@@ -12,6 +12,7 @@ from miantan.people.queries import (
 )
 from miantan.people.scopes import scope_for
 
+from .paging import BoundedPageNumberPagination
 from .schemas import DepartmentOut, ErrorOut, PersonOut
 
 router = Router(tags=["people"])
@@ -33,7 +34,7 @@ def me(request: HttpRequest) -> object:
 
 
 @router.get("/people", response=list[PersonOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def list_people(request: HttpRequest, filters: Query[PeopleQuery]) -> object:
     people = search_people(
         request.user,
@@ -53,7 +54,7 @@ def get_person(request: HttpRequest, employee_id: int) -> object:
 
 
 @router.get("/departments", response=list[DepartmentOut])
-@paginate(PageNumberPagination, page_size=200)
+@paginate(BoundedPageNumberPagination, page_size=200)
 def list_departments(request: HttpRequest) -> object:
     return departments_visible_to(request.user).order_by("path")
 

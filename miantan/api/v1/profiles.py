@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ValidationError
 
 from miantan.metrics.brief import Brief, brief_for
@@ -27,6 +27,7 @@ from miantan.metrics.gaps import DEFAULT_PERIODS, Flag, KpiGap, gaps_for
 from miantan.metrics.models import EvidenceEntry
 from miantan.people.queries import access_employee
 
+from .paging import BoundedPageNumberPagination
 from .schemas import ErrorOut, PersonRef
 
 router = Router(tags=["performance"])
@@ -327,7 +328,7 @@ class EvidenceErrorOut(Schema):
 
 
 @router.get("/people/{employee_id}/evidence", response=list[EvidenceEntryOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def list_evidence(request: HttpRequest, employee_id: int) -> object:
     """The person's evidence log, newest first: whoever may open the person may read it.
     Audited as `metrics.evidence.viewed`; 404 for anyone else."""

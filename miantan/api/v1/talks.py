@@ -9,15 +9,15 @@ Bodies are JSON objects; times are ISO 8601 with their UTC offset.
 
 import functools
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
-from pydantic import AwareDatetime, ValidationError
+from ninja.pagination import paginate
+from pydantic import AfterValidator, AwareDatetime, ValidationError
 
 from miantan.interviews import services
 from miantan.interviews.enums import TalkState, Topic, Urgency
@@ -34,6 +34,7 @@ from miantan.interviews.queries import (
 from miantan.people.scopes import scope_for
 from miantan.scheduling.slots import RankedSlot
 
+from .paging import BoundedPageNumberPagination
 from .schemas import DepartmentRef, ErrorOut, PersonRef, PositionRef
 
 router = Router(tags=["talks"])
@@ -194,8 +195,19 @@ class TalkDraftIn(Schema):
     not_after: date | None = None
 
 
+def _plausible(start: datetime) -> datetime:
+    """Refuse times no talk can have (year 1, year 9999) before any arithmetic on them."""
+    if not PLAUSIBLE_YEARS[0] <= start.year <= PLAUSIBLE_YEARS[1]:
+        raise ValueError(f"a time between the years {PLAUSIBLE_YEARS[0]} and {PLAUSIBLE_YEARS[1]}")
+    return start
+
+
+PLAUSIBLE_YEARS = (2000, 2999)
+PlausibleTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
 class SlotChoiceIn(Schema):
-    start: AwareDatetime
+    start: PlausibleTime
 
 
 class TalkRequestIn(TalkDraftIn):
@@ -209,7 +221,7 @@ class TalkRequestIn(TalkDraftIn):
 
 
 class ProposalIn(Schema):
-    start: AwareDatetime
+    start: PlausibleTime
     accept_conflicts: bool = False
 
 
@@ -235,7 +247,8 @@ def _body_of(schema: type[Schema]) -> dict[str, Any]:
 
 def _answer_refusals(operation: Callable[..., Any]) -> Callable[..., Any]:
     """A refused request says what is wrong: 400 with the errors per field, 409 with the
-    conflicts of the chosen time. Other domain errors go to the API's own handlers."""
+    conflicts of the chosen time (or of a proposed time booked since). Other domain errors go
+    to the API's own handlers."""
 
     @functools.wraps(operation)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -244,7 +257,7 @@ def _answer_refusals(operation: Callable[..., Any]) -> Callable[..., Any]:
         except services.InvalidTalk as error:
             errors = {field: str(message) for field, message in error.errors.items()}
             return Status(400, {"detail": str(error.message), "code": error.code, "errors": errors})
-        except services.TimeConflict as error:
+        except (services.TimeConflict, services.TimeTaken) as error:
             return Status(
                 409,
                 {"detail": str(error.message), "code": error.code, "conflicts": error.conflicts},
@@ -274,7 +287,7 @@ class TalksQuery(Schema):
 
 
 @router.get("/talks", response=list[TalkOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def list_talks(request: HttpRequest, filters: Query[TalksQuery]) -> object:
     """Talks I take part in; for HR partners also those of the people in their scope, for
     administrators every talk of the organisation."""
@@ -291,7 +304,7 @@ def list_talks(request: HttpRequest, filters: Query[TalksQuery]) -> object:
 
 
 @router.get("/talks/inbox", response=list[TalkOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def talk_inbox(request: HttpRequest) -> object:
     """Open talks waiting for my answer, urgent ones first, then the oldest."""
     return inbox_of(request.user)
@@ -350,7 +363,8 @@ def request_talk(request: HttpRequest) -> object:
     )
     slot = None
     if data.slot is not None:
-        slot = (data.slot.start, data.slot.start + timedelta(minutes=data.duration_minutes))
+        # The service ends the slot after the talk's (checked) duration.
+        slot = (data.slot.start, data.slot.start)
     talk = services.request_talk(
         other,
         requester=request.user,
@@ -381,7 +395,9 @@ def propose_time(request: HttpRequest, talk_id: int) -> object:
 
 @router.post("/talks/{int:talk_id}/accept", response={200: TalkDetailOut, **REFUSED})
 def accept_time(request: HttpRequest, talk_id: int) -> object:
-    """Accept the other side's open proposal: the talk is scheduled (or moved) to it."""
+    """Accept the other side's open proposal: the talk is scheduled (or moved) to it. 409
+    `time_taken` with the conflicts when either person has had another talk booked at that
+    time since it was proposed."""
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.accepted")
     return services.accept_time(talk, actor=request.user)
 

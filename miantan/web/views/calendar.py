@@ -19,6 +19,7 @@ from miantan.core.errors import DomainError
 from miantan.interviews.enums import ENDED_STATES
 from miantan.interviews.queries import access_talk
 from miantan.notifications.queries import inbox_of
+from miantan.notifications.rendering import inbox_entry
 from miantan.notifications.services import mark_read
 from miantan.people.models import Employee
 from miantan.people.scopes import scope_for
@@ -87,7 +88,8 @@ def calendar_token_revoke(request: HttpRequest) -> HttpResponse:
 def notifications(request: HttpRequest) -> HttpResponse:
     _own(request)
     page = Paginator(inbox_of(request.user), 30).get_page(request.GET.get("page"))
-    return render(request, "web/notifications.html", {"page": page})
+    entries = [inbox_entry(notification) for notification in page]
+    return render(request, "web/notifications.html", {"page": page, "entries": entries})
 
 
 @login_required

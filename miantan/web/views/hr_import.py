@@ -5,14 +5,25 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.http import require_POST
 
-from miantan.people.enums import EmploymentStatus, Language
-from miantan.people.importing import access_org_import, org_imports_visible_to, start_org_import
+from miantan.core.errors import DomainError
+from miantan.core.leases import max_attempts
+from miantan.people.enums import EmploymentStatus, ImportStatus, Language
+from miantan.people.importing import (
+    access_org_import,
+    confirm_org_import,
+    discard_org_import,
+    org_imports_visible_to,
+    start_org_import,
+    take_back_stalled_org_imports,
+)
 from miantan.people.models import OrgImport
 from miantan.people.org_file import HEADERS
 from miantan.people.scopes import scope_for
@@ -47,16 +58,28 @@ COLUMNS = [
     (
         "department",
         True,
-        gettext_lazy("Department code or name. Instead, a column 部门编码 may give the code."),
+        gettext_lazy(
+            "Department code or name (科室 works too). Instead, a column 部门编码 may give the "
+            "code. A department that does not exist yet is created."
+        ),
     ),
     (
         "parent_department",
         False,
         gettext_lazy(
-            "Only for a department that does not exist yet: it is created below this one."
+            "Only for a department that does not exist yet: it is created below this one. "
+            "Without it, the reporting line decides, and you confirm the result first."
         ),
     ),
     ("manager_number", False, gettext_lazy("Employee number of the manager; empty for the top.")),
+    (
+        "manager_name",
+        False,
+        gettext_lazy(
+            "The manager's name, as rosters give it (直属上级), where no manager number is "
+            "given; it must name one person."
+        ),
+    ),
     ("position", False, gettext_lazy("Position code or name; a new name creates the position.")),
     (
         "hire_date",
@@ -77,6 +100,7 @@ class OrgImportForm(SpreadsheetForm):
 @login_required
 def org_import(request: HttpRequest) -> HttpResponse:
     require_org_manager(request)
+    _take_back_stalled(request)
     form = OrgImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -98,10 +122,38 @@ def org_import(request: HttpRequest) -> HttpResponse:
 @login_required
 def org_import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     require_org_manager(request)
+    _take_back_stalled(request)
     found = access_org_import(request.user, import_id)
     partial = bool(request.headers.get("HX-Request"))
     template = "web/_org_import_progress.html" if partial else "web/org_import_detail.html"
     return render(request, template, {"org_import": found, **_report(found)})
+
+
+@login_required
+@require_POST
+def org_import_confirm(request: HttpRequest, import_id: int) -> HttpResponse:
+    """HR agrees to the departments placed by the reporting line; the import applies."""
+    require_org_manager(request)
+    found = access_org_import(request.user, import_id)
+    try:
+        confirm_org_import(found, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    return redirect("web:org_import_detail", import_id=found.pk)
+
+
+@login_required
+@require_POST
+def org_import_discard(request: HttpRequest, import_id: int) -> HttpResponse:
+    require_org_manager(request)
+    found = access_org_import(request.user, import_id)
+    try:
+        discard_org_import(found, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("The import was discarded; nothing was changed."))
+    return redirect("web:org_import_detail", import_id=found.pk)
 
 
 @login_required
@@ -135,6 +187,13 @@ def org_import_template(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _take_back_stalled(request: HttpRequest) -> None:
+    """An import whose worker stopped shows as retried or failed, not as running forever."""
+    organisation_id = scope_for(request.user).organisation_id
+    if organisation_id is not None:
+        take_back_stalled_org_imports(organisation_id)
+
+
 def _report(found: OrgImport) -> dict[str, Any]:
     changes = found.report.get("changes", [])
     return {
@@ -143,7 +202,20 @@ def _report(found: OrgImport) -> dict[str, Any]:
         "changes": _changes(changes[:CHANGES_SHOWN]),
         "changes_not_shown": max(0, len(changes) - CHANGES_SHOWN),
         "ignored_columns": found.report.get("ignored_columns", []),
-        "in_progress": found.status in ("pending", "running"),
+        "in_progress": found.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
+        "awaiting_confirmation": found.status == ImportStatus.CHECKED,
+        "departments": found.report.get("departments", []),
+        "reconfirm": found.report.get("reconfirm", False),
+        "header_row": found.report.get("header_row"),
+        "rows_above": found.report.get("rows_above", []),
+        "rows_after": found.report.get("rows_after", []),
+        "rows_not_read": len(found.report.get("rows_above", []))
+        + len(found.report.get("rows_after", [])),
+        # An attempt before this one was interrupted (its worker stopped).
+        "retrying": found.attempts > (1 if found.status == ImportStatus.RUNNING else 0)
+        and found.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
+        "attempt": found.attempts + (1 if found.status == ImportStatus.PENDING else 0),
+        "max_attempts": max_attempts(),
     }
 
 

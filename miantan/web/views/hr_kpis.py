@@ -1,5 +1,5 @@
-"""HR and administrators keep the KPI catalogue: industry packs, and which KPI applies to which
-department and position, with what weight and target."""
+"""HR and administrators keep the KPI catalogue: industry packs, each KPI's valid range, and
+which KPI applies to which department and position, with what weight and target."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from miantan.core.errors import DomainError
 from miantan.metrics.catalogue import (
     PackStatus,
     access_assignment,
+    access_kpi,
     assignments_visible_to,
     kpis_visible_to,
     pack_statuses,
@@ -29,11 +30,13 @@ from miantan.metrics.catalogue import (
 from miantan.metrics.enums import PeriodKind
 from miantan.metrics.models import Kpi, KpiAssignment
 from miantan.metrics.packs import PACK_LABELS, PACKS
+from miantan.metrics.ranges import InvalidRange
 from miantan.metrics.services import (
     MAX_WEIGHT,
     assign_kpi,
     load_pack_for,
     remove_assignment,
+    set_kpi_range,
     update_assignment,
 )
 from miantan.people.models import Department, Organisation, Position
@@ -65,7 +68,10 @@ class PackForm(forms.Form):
         super().__init__(*args, **kwargs)
         loaded = pgettext_lazy("KPI pack", "loaded")
         self.fields["pack"].choices = [  # type: ignore[attr-defined]
-            (s.key, f"{s.label} ({loaded})" if s.loaded else s.label) for s in statuses
+            (s.key, _("%(name)s (%(state)s)") % {"name": s.label, "state": loaded})
+            if s.loaded
+            else (s.key, s.label)
+            for s in statuses
         ]
 
 
@@ -82,6 +88,20 @@ class TargetForm(forms.Form):
     )
     target = forms.DecimalField(
         label=gettext_lazy("Target"), min_value=0, max_digits=18, decimal_places=4
+    )
+
+
+class RangeForm(forms.Form):
+    """A KPI's valid range; an empty end is no limit. The service checks the order."""
+
+    min_value = forms.DecimalField(
+        label=gettext_lazy("Lowest valid value"), required=False, max_digits=18, decimal_places=4
+    )
+    max_value = forms.DecimalField(
+        label=gettext_lazy("Highest valid value"),
+        required=False,
+        max_digits=18,
+        decimal_places=4,
     )
 
 
@@ -137,6 +157,16 @@ class AssignmentForm(TargetForm):
         if not scoped and not self.has_error("department") and not self.has_error("position"):
             self.add_error(None, _("Choose a department, a position or both."))
         return data
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """One KPI as the table shows it, with the range its edit form holds."""
+
+    kpi: Kpi
+    min_value: str
+    max_value: str
+    errors: list[str]
 
 
 @dataclass(frozen=True)
@@ -224,6 +254,35 @@ def kpi_assignment_update(request: HttpRequest, assignment_id: int) -> HttpRespo
 
 @login_required
 @require_POST
+def kpi_range_update(request: HttpRequest, kpi_id: int) -> HttpResponse:
+    require_org_manager(request)
+    kpi = access_kpi(request.user, kpi_id)
+    form = RangeForm(request.POST)
+    if form.is_valid():
+        try:
+            set_kpi_range(
+                kpi,
+                minimum=form.cleaned_data["min_value"],
+                maximum=form.cleaned_data["max_value"],
+                actor=request.user,
+            )
+        except InvalidRange as error:
+            for field, message in error.errors.items():
+                form.add_error(field, message)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request, _("The valid range of %(kpi)s was saved.") % {"kpi": _kpi_name(kpi)}
+            )
+            response = redirect("web:kpi_catalogue")
+            response["Location"] += f"#kpi-{kpi.pk}"
+            return response
+    return _page(request, edited_kpi=(kpi.pk, form), status=400)
+
+
+@login_required
+@require_POST
 def kpi_assignment_remove(request: HttpRequest, assignment_id: int) -> HttpResponse:
     require_org_manager(request)
     assignment = access_assignment(request.user, assignment_id)
@@ -242,6 +301,7 @@ def _page(
     pack_form: PackForm | None = None,
     assignment_form: AssignmentForm | None = None,
     edited: tuple[int, TargetForm] | None = None,
+    edited_kpi: tuple[int, RangeForm] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The catalogue page; a form that failed comes back bound, with its errors (and 400)."""
@@ -250,7 +310,7 @@ def _page(
     assignments = assignments_visible_to(request.user)
     page = Paginator(assignments, ASSIGNMENTS_PER_PAGE).get_page(_page_number(request))
     context = {
-        "groups": _by_pack(kpis),
+        "groups": _by_pack([_kpi_row(kpi, edited_kpi) for kpi in kpis]),
         "packs": statuses,
         "pack_form": pack_form or PackForm(statuses=statuses),
         "assignment_form": assignment_form or _assignment_form(request),
@@ -270,15 +330,28 @@ def _assignment_form(request: HttpRequest, data: Any = None) -> AssignmentForm:
     )
 
 
-def _by_pack(kpis: list[Kpi]) -> list[tuple[Any, list[Kpi]]]:
+def _by_pack(rows: list[KpiRow]) -> list[tuple[Any, list[KpiRow]]]:
     """KPIs grouped by the pack they came from, in the packs' order; hand-made ones last."""
     order = {key: index for index, key in enumerate(PACKS)}
-    groups: dict[str, list[Kpi]] = {}
-    for kpi in kpis:
-        groups.setdefault(kpi.pack, []).append(kpi)
+    groups: dict[str, list[KpiRow]] = {}
+    for row in rows:
+        groups.setdefault(row.kpi.pack, []).append(row)
     keys = sorted(groups, key=lambda key: (key == "", order.get(key, len(order)), key))
     own = pgettext_lazy("KPI pack", "Own KPIs")
     return [(PACK_LABELS.get(key, key) if key else own, groups[key]) for key in keys]
+
+
+def _kpi_row(kpi: Kpi, edited: tuple[int, RangeForm] | None) -> KpiRow:
+    if edited is not None and edited[0] == kpi.pk:
+        form = edited[1]
+        errors = [str(message) for messages_ in form.errors.values() for message in messages_]
+        return KpiRow(kpi, form.data.get("min_value", ""), form.data.get("max_value", ""), errors)
+    low, high = kpi.min_value, kpi.max_value
+    return KpiRow(kpi, "" if low is None else _plain(low), "" if high is None else _plain(high), [])
+
+
+def _kpi_name(kpi: Kpi) -> str:
+    return kpi.display_name(get_language() or "zh-hans")
 
 
 def _row(assignment: KpiAssignment, edited: tuple[int, TargetForm] | None) -> Row:

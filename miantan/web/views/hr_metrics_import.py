@@ -11,11 +11,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from miantan.core.leases import max_attempts
+from miantan.metrics.enums import ImportStatus
 from miantan.metrics.models import MetricsImport
 from miantan.metrics.uploads import (
     access_metrics_import,
     metrics_imports_visible_to,
     start_metrics_import,
+    take_back_stalled_metrics_imports,
 )
 from miantan.metrics.values_file import HEADERS
 from miantan.people.scopes import scope_for
@@ -44,9 +47,18 @@ COLUMNS = [
     (
         "value",
         True,
-        gettext_lazy("A number; with a per cent sign it counts without it (85 per cent is 85)."),
+        gettext_lazy(
+            "A number within the KPI's valid range. For a per cent KPI: 85, 85%, a "
+            "percentage cell, or 0.85 as explained below."
+        ),
     ),
-    ("target", False, gettext_lazy("This person's target for the period; empty keeps it.")),
+    (
+        "target",
+        False,
+        gettext_lazy(
+            "This person's target for the period, within the KPI's valid range; empty keeps it."
+        ),
+    ),
     ("source", False, gettext_lazy("Where the value comes from, e.g. HIS.")),
 ]
 
@@ -58,6 +70,7 @@ class MetricsImportForm(SpreadsheetForm):
 @login_required
 def metrics_import(request: HttpRequest) -> HttpResponse:
     require_org_manager(request)
+    _take_back_stalled(request)
     form = MetricsImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -79,6 +92,7 @@ def metrics_import(request: HttpRequest) -> HttpResponse:
 @login_required
 def metrics_import_detail(request: HttpRequest, metrics_import_id: int) -> HttpResponse:
     require_org_manager(request)
+    _take_back_stalled(request)
     found = access_metrics_import(request.user, metrics_import_id)
     partial = bool(request.headers.get("HX-Request"))
     template = "web/_metrics_import_progress.html" if partial else "web/metrics_import_detail.html"
@@ -106,13 +120,48 @@ def metrics_import_template(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _take_back_stalled(request: HttpRequest) -> None:
+    """An import whose worker stopped shows as retried or failed, not as running forever."""
+    organisation_id = scope_for(request.user).organisation_id
+    if organisation_id is not None:
+        take_back_stalled_metrics_imports(organisation_id)
+
+
+def _rows_not_read(found: MetricsImport) -> dict[str, Any]:
+    """Titles above the header and notes after the data, and how the attempts went."""
+    above = found.report.get("rows_above", [])
+    after = found.report.get("rows_after", [])
+    running = found.status in (ImportStatus.PENDING, ImportStatus.RUNNING)
+    return {
+        "header_row": found.report.get("header_row"),
+        "rows_above": above,
+        "rows_after": after,
+        "rows_not_read": len(above) + len(after),
+        # An attempt before this one was interrupted (its worker stopped).
+        "retrying": running and found.attempts > (1 if found.status == ImportStatus.RUNNING else 0),
+        "attempt": found.attempts + (1 if found.status == ImportStatus.PENDING else 0),
+        "max_attempts": max_attempts(),
+    }
+
+
 def _report(found: MetricsImport) -> dict[str, Any]:
     errors = found.report.get("errors", [])
+    notes = found.report.get("notes", [])
+    summary = found.report.get("summary", {})
+    message = found.report.get("message", "")
+    # The message ends with the notes, which the page lists on their own.
+    for note in reversed(notes):
+        message = message.removesuffix(note).rstrip()
     return {
         "errors": errors[:ERRORS_SHOWN],
         "errors_not_shown": max(0, found.report.get("problem_count", len(errors)) - ERRORS_SHOWN),
         "problem_count": found.report.get("problem_count", len(errors)),
-        "summary": found.report.get("summary", {}),
+        "summary": summary,
+        # Imports from before people were counted have no such number.
+        "people_counted": "people_changed" in summary,
+        "outcome": message,
+        "notes": notes,
         "ignored_columns": found.report.get("ignored_columns", []),
         "in_progress": found.status in ("pending", "running"),
+        **_rows_not_read(found),
     }

@@ -1,4 +1,8 @@
-"""HR and administrators assign and revoke roles (department head, HR, executive, admin)."""
+"""HR and administrators assign and revoke roles (department head, HR, executive, admin).
+
+Who may grant or revoke which role is decided by the services (people.rules.may_grant_role,
+can_revoke_role); the form offers only the roles, people and departments the same rules allow.
+"""
 
 from __future__ import annotations
 
@@ -71,10 +75,11 @@ def revoke_role(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = role_assignments_visible_to(request.user).filter(pk=assignment_id).first()
     if assignment is None:
         raise Http404
-    if not can_revoke_role.test(request.user, assignment):
-        raise Http404
     try:
         revoke_role_service(assignment, actor=request.user)
+    except PermissionDenied as denied:
+        # A role wider than the viewer's own is out of reach, like any other record.
+        raise Http404 from denied
     except DomainError as error:
         messages.error(request, str(error.message))
     else:

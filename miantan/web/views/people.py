@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +24,7 @@ from miantan.people.queries import (
     search_people,
     with_directory_details,
 )
+from miantan.people.rules import can_view_employee
 from miantan.people.scopes import scope_for
 
 from ..forms import PeopleSearchForm
@@ -60,8 +63,16 @@ def person(request: HttpRequest, employee_id: int) -> HttpResponse:
             "roles": roles_of(employee),
             "is_me": scope_for(request.user).employee == employee,
             "can_request_talk": can_request_talk_with.test(request.user, employee),
+            "manager_viewable": manager_viewable(request.user, employee),
         },
     )
+
+
+def manager_viewable(user: Any, employee: Employee) -> bool:
+    """The person page links to the manager's only where the viewer may open it (an employee
+    does not see their manager's record)."""
+    manager = employee.manager
+    return manager is not None and bool(can_view_employee.test(user, manager))
 
 
 @login_required

@@ -8,6 +8,7 @@ hidden inputs and is checked again on the server, so nothing is written before "
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -24,6 +26,7 @@ from miantan.interviews.queries import (
     access_person_to_ask,
     offer_slots,
     people_to_ask,
+    search_window,
 )
 from miantan.interviews.rules import (
     can_request_talk_with,
@@ -35,8 +38,10 @@ from miantan.interviews.services import (
     request_talk,
 )
 from miantan.people.models import Employee
-from miantan.people.queries import PeopleFilter, search_people
+from miantan.people.queries import PeopleFilter, reports_of, search_people
 from miantan.people.scopes import scope_for
+from miantan.scheduling.availability import shift_kinds_of
+from miantan.scheduling.rules import can_view_holidays
 
 from ..talk_forms import (
     CUSTOM,
@@ -60,6 +65,8 @@ from .talks import (
 )
 
 SEARCH_LIMIT = 12
+# A manager's direct reports listed before anyone else; more are found by searching.
+REPORTS_LIMIT = 50
 # Errors of the service that belong to the first step of a request; the rest to the second.
 _WHOM_ERRORS = frozenset({"topic", "urgency", "duration_minutes", "message"})
 
@@ -85,7 +92,10 @@ def talk_new(request: HttpRequest) -> HttpResponse:
         return _step_whom(request, own, whom, chosen=chosen, status=400)
     if step == "2" and go == "back":
         return _step_whom(request, own, whom, chosen=chosen)
-    when = WhenForm(request.POST if step in {"2", "3"} else None)
+    when = WhenForm(
+        request.POST if step in {"2", "3"} else None,
+        shift_kinds=shift_kinds_of(own.organisation_id),
+    )
     return _request_steps(request, own, whom, when, step=step, go=go)
 
 
@@ -170,8 +180,7 @@ def _step_whom(
     scope = scope_for(request.user)
     can_search = scope.has_reports or bool(scope.department_paths) or scope.is_admin
     query = (request.POST.get("q") or request.GET.get("q") or "").strip()[:100]
-    found = _search(request, own, query) if can_search and query else []
-    people = _unique([*([chosen] if chosen else []), *people_to_ask(request.user), *found])
+    people = _unique([*([chosen] if chosen else []), *_choices(request, own, query, can_search)])
     if unbound_errors:
         # A search keeps what was typed but is no attempt to go on: no errors yet.
         whom = WhomForm(
@@ -206,6 +215,7 @@ def _step_when(
     status: int = 200,
 ) -> HttpResponse:
     calendar = slot_calendar(offer_slots(draft, limit=SLOT_COUNT))
+    searched = search_window(draft)
     choice = slot_value(request.POST.get("slot", "")) if when.is_bound else ""
     if choice not in {CUSTOM, NO_TIME} and choice not in {s.value for s in calendar["slots"]}:
         first = calendar["slots"][0].value if calendar["slots"] else None
@@ -221,6 +231,10 @@ def _step_when(
         "carried": _carried(request, WHOM_FIELDS),
         "conflicts": conflict_message(conflicts),
         "error": error,
+        "search_first": timezone.localtime(searched[0]).date(),
+        "search_last": timezone.localtime(searched[1] - timedelta(seconds=1)).date(),
+        # Missing holiday data is for HR to fix; employees are not told about it.
+        "show_holiday_notice": can_view_holidays.test(request.user),
     }
     template = "web/talks/_slot_list.html" if partial else "web/talks/new.html"
     return render(request, template, context, status=status)
@@ -257,10 +271,26 @@ def _person_finder(request: HttpRequest) -> Callable[[Any], Employee | None]:
     return find
 
 
+def _choices(request: HttpRequest, own: Employee, query: str, can_search: bool) -> list[Employee]:
+    """Whom the picker lists: a manager's own direct reports first, then the people the user
+    can ask up their line; with a search, the matches (direct reports first) and those of the
+    people up the line whose name matches."""
+    above = people_to_ask(request.user)
+    if query:
+        found = _search(request, own, query) if can_search else []
+        return [*found, *(p for p in above if query.casefold() in p.name.casefold())]
+    reports = list(
+        reports_of(request.user, direct_only=True).order_by("name", "pk")[:REPORTS_LIMIT]
+    )
+    return [*reports, *above]
+
+
 def _search(request: HttpRequest, own: Employee, query: str) -> list[Employee]:
     people = search_people(request.user, PeopleFilter(q=query)).exclude(pk=own.pk)
     found = people.select_related("department", "position")[: SEARCH_LIMIT * 2]
-    return [p for p in found if can_request_talk_with.test(request.user, p)][:SEARCH_LIMIT]
+    allowed = [p for p in found if can_request_talk_with.test(request.user, p)][:SEARCH_LIMIT]
+    # A stable sort: the search's order (by name) within each group.
+    return sorted(allowed, key=lambda person: person.manager_id != own.pk)
 
 
 def _preferences(when: WhenForm) -> dict[str, Any]:

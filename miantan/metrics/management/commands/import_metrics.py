@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from miantan.core.spreadsheets import rows_not_read
 from miantan.metrics.importing import import_values_file
 from miantan.people.models import Organisation
 
@@ -40,6 +41,10 @@ class Command(BaseCommand):
                 organisation, stream, name=path.name, actor=None, dry_run=options["dry_run"]
             )
         seconds = time.monotonic() - started
+        if values_file is not None:
+            above, after = values_file.skipped, values_file.notes
+            for line in rows_not_read(values_file.header_row, above, after):
+                self.stdout.write(line)
         for error in outcome.row_errors(values_file):
             where = _("row %(row)s") % {"row": error.row} if error.row else _("file")
             column = f", {error.column}" if error.column else ""

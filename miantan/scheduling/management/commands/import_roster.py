@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from miantan.core.spreadsheets import rows_not_read
 from miantan.people.models import Organisation
 from miantan.scheduling.rosters import import_roster_file
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         organisation = _organisation(options["organisation"])
         with path.open("rb") as stream:
             outcome = import_roster_file(organisation, stream, name=path.name, actor=None)
+        for line in rows_not_read(outcome.header_row, outcome.skipped, outcome.notes):
+            self.stdout.write(line)
         for error in outcome.errors:
             where = _("row %(row)s") % {"row": error.row} if error.row else _("file")
             column = f", {error.column}" if error.column else ""

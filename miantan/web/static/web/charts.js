@@ -67,29 +67,46 @@
     };
   }
 
+  /* Average completion against the target per KPI: a shortfall is a red bar to the left, a
+     surplus a green bar to the right, each in its own series, so a surplus never reads as a
+     gap. Empty entries (null) draw nothing. */
   function bars(el, data) {
+    function percent(v) { return v == null ? "" : (v > 0 ? "+" : "") + v + " %"; }
+    function series(name, values, color, position) {
+      return {
+        name: name, type: "bar", stack: "gap", barMaxWidth: 28, data: values,
+        itemStyle: { color: color },
+        label: { show: true, position: position, fontSize: 10, formatter: function (p) { return percent(p.value); } }
+      };
+    }
     return {
-      tooltip: { trigger: "axis", confine: true, valueFormatter: function (v) { return v == null ? "—" : v + " %"; } },
-      grid: { left: 8, right: 24, top: 10, bottom: 10, containLabel: true },
-      xAxis: { type: "value", axisLabel: { formatter: "{value} %", fontSize: 10 } },
+      legend: { bottom: 0, itemWidth: 14, textStyle: { fontSize: 11 } },
+      tooltip: {
+        trigger: "axis", confine: true, axisPointer: { type: "shadow" },
+        valueFormatter: function (v) { return v == null ? "—" : percent(v); }
+      },
+      grid: { left: 8, right: 40, top: 10, bottom: 34, containLabel: true },
+      // Room beyond the longest bars, so their labels stay clear of the KPI names.
+      xAxis: {
+        type: "value", boundaryGap: ["35%", "35%"], splitNumber: 4,
+        axisLabel: { formatter: percent, fontSize: 10, hideOverlap: true }
+      },
       yAxis: {
         type: "category", data: data.bars.kpis, inverse: true,
         axisLabel: { fontSize: 11, formatter: function (name) { return wrap(name, narrow(el) ? 12 : 24); } }
       },
-      series: [{
-        name: data.legend.completion,
-        type: "bar",
-        barMaxWidth: 28,
-        data: data.bars.gap.map(function (v) {
-          return { value: v, itemStyle: { color: v != null && v < 0 ? COLORS.bad : COLORS.employee } };
-        }),
-        label: { show: true, position: "right", formatter: function (p) { return p.value == null ? "" : p.value + " %"; }, fontSize: 10 }
-      }]
+      series: [
+        series(data.legend.below, data.bars.below, COLORS.bad, "left"),
+        series(data.legend.above, data.bars.above, COLORS.target, "right")
+      ]
     };
   }
 
+  /* Completion per person and KPI. The colours come from the page's scale; every cell shows
+     its number in the text colour the server chose for that cell's colour. */
   function heatmap(el, data) {
     var small = narrow(el);
+    var scale = data.heatmap.scale;
     return {
       tooltip: {
         confine: true,
@@ -104,11 +121,15 @@
       },
       yAxis: { type: "category", data: data.heatmap.people, inverse: true, axisLabel: { fontSize: 10, interval: 0 } },
       visualMap: {
-        min: 50, max: 130, calculable: false, orient: "horizontal", left: "center", bottom: 0,
-        itemHeight: small ? 120 : 200, text: ["130 %", "50 %"], textStyle: { fontSize: 10 },
-        inRange: { color: ["#b3261e", "#f4d06f", "#1e7a3c"] }
+        min: scale.min, max: scale.max, calculable: false, orient: "horizontal", left: "center", bottom: 0,
+        itemHeight: small ? 120 : 200, text: [scale.max + " %", scale.min + " %"], textStyle: { fontSize: 10 },
+        inRange: { color: scale.colors }
       },
-      series: [{ name: data.legend.completion, type: "heatmap", data: data.heatmap.cells, progressive: 0 }]
+      series: [{
+        name: data.legend.completion, type: "heatmap", data: data.heatmap.cells, progressive: 0,
+        itemStyle: { borderColor: "#ffffff", borderWidth: 1 },
+        label: { show: true, fontSize: 10, formatter: function (p) { return p.data.text; } }
+      }]
     };
   }
 
