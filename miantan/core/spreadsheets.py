@@ -46,6 +46,7 @@ __all__ = [
     "Note",
     "RowError",
     "Sheet",
+    "SheetHeader",
     "header_key",
     "is_percent_format",
     "open_sheet",
@@ -210,6 +211,41 @@ class Sheet:
             elif kind is _HEADER:
                 self.repeated_headers.append(number)
         self.notes.extend(Note(number, note_text(cells)) for number, cells in held)
+
+
+class SheetHeader:
+    """What an import's file object tells about the header of the `sheet` it was read from:
+    where the header stands, the columns it names, and the rows around the data not read."""
+
+    sheet: Sheet
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Field → the header exactly as written in the file."""
+        return self.sheet.columns
+
+    @property
+    def header_row(self) -> int:
+        return self.sheet.header_row
+
+    @property
+    def ignored_columns(self) -> list[str]:
+        return self.sheet.ignored_columns
+
+    @property
+    def skipped(self) -> list[Note]:
+        """Rows above the header: titles, blank-looking lines, notes."""
+        return self.sheet.skipped
+
+    @property
+    def notes(self) -> list[Note]:
+        """Rows after the data that are not data (notes, signatures, totals); complete once
+        the data rows are read."""
+        return self.sheet.notes
+
+    def column(self, name: str) -> str:
+        """The header the user wrote for a field, or the standard one if the file lacks it."""
+        return self.sheet.column(name)
 
 
 def open_sheet(stream: IO[bytes], name: str, layout: Layout) -> Sheet:

@@ -129,7 +129,8 @@ PACK_LABELS: dict[str, Any] = {
 
 _ALIASES = {"r&d": "rnd", "r_and_d": "rnd", "research": "rnd"}
 
-_FIELDS = (
+# What a pack sets on a KPI besides its code and the pack's name.
+PACK_FIELDS = (
     "name",
     "name_en",
     "unit",
@@ -174,12 +175,7 @@ def load_pack(organisation: Organisation, pack: str, *, actor: Any) -> list[Kpi]
         for item in items:
             kpi = existing.get(item.code)
             if kpi is None:
-                kpi = Kpi.objects.create(
-                    organisation=organisation,
-                    code=item.code,
-                    pack=key,
-                    **{name: getattr(item, name) for name in _FIELDS},
-                )
+                kpi = create_pack_kpi(organisation, item, key)
                 created += 1
             else:
                 if _refresh(kpi, item, key):
@@ -195,8 +191,18 @@ def load_pack(organisation: Organisation, pack: str, *, actor: Any) -> list[Kpi]
     return result
 
 
+def create_pack_kpi(organisation: Organisation, item: PackKpi, key: str) -> Kpi:
+    """A new KPI of the catalogue as the pack `key` defines it; the caller records the event."""
+    return Kpi.objects.create(
+        organisation=organisation,
+        code=item.code,
+        pack=key,
+        **{name: getattr(item, name) for name in PACK_FIELDS},
+    )
+
+
 def _refresh(kpi: Kpi, item: PackKpi, key: str) -> bool:
-    changed = [name for name in _FIELDS if getattr(kpi, name) != getattr(item, name)]
+    changed = [name for name in PACK_FIELDS if getattr(kpi, name) != getattr(item, name)]
     for name in changed:
         setattr(kpi, name, getattr(item, name))
     if kpi.pack != key:

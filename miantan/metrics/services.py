@@ -24,7 +24,7 @@ from miantan.people.scopes import scope_for
 
 from .enums import PeriodKind
 from .models import Kpi, KpiAssignment
-from .packs import PACK_LABELS, PACKS, load_pack, pack_key
+from .packs import PACK_FIELDS, PACK_LABELS, PACKS, create_pack_kpi, load_pack, pack_key
 from .ranges import ValueRange, plain, read_range
 
 MAX_WEIGHT = Decimal(100)
@@ -32,17 +32,7 @@ MAX_WEIGHT = Decimal(100)
 _WEIGHT_PLACES, _TARGET_PLACES = 2, 4
 _TARGET_LIMIT = Decimal(10) ** (18 - _TARGET_PLACES)
 # What a pack sets on a KPI: when none of it differs after a load, the KPI was unchanged.
-_DEFINITION = (
-    "name",
-    "name_en",
-    "unit",
-    "direction",
-    "aggregation",
-    "decimals",
-    "min_value",
-    "max_value",
-    "pack",
-)
+_DEFINITION = (*PACK_FIELDS, "pack")
 
 
 def set_kpi_range(kpi: Kpi, *, minimum: Any, maximum: Any, actor: Any) -> Kpi:
@@ -264,12 +254,7 @@ def add_kpi_from_pack(organisation: Organisation, pack: str, code: str, *, actor
                 _("The catalogue already has a KPI with the code %(code)s.") % {"code": code},
                 code="duplicate_kpi_code",
             )
-        kpi = Kpi.objects.create(
-            organisation=organisation,
-            code=code,
-            pack=key,
-            **{name: getattr(item, name) for name in _DEFINITION if name != "pack"},
-        )
+        kpi = create_pack_kpi(organisation, item, key)
         record(
             "metrics.kpi.added_from_pack",
             actor=actor,

@@ -20,9 +20,9 @@ from miantan.core.spreadsheets import (
     FileError,
     Layout,
     Limits,
-    Note,
     RowError,
     Sheet,
+    SheetHeader,
     is_percent_format,
     open_sheet,
 )
@@ -91,46 +91,19 @@ LAYOUT = Layout(
 
 
 @dataclass
-class ValuesFile:
+class ValuesFile(SheetHeader):
     """The header of a values file and an iterator over its data rows."""
 
     sheet: Sheet = field(repr=False)
     lines: Iterator[tuple[int, list[Any]]] = field(repr=False)
 
     @property
-    def columns(self) -> dict[str, str]:
-        """Field → the header exactly as written in the file."""
-        return self.sheet.columns
-
-    @property
     def indexes(self) -> dict[str, int]:
         return self.sheet.indexes
 
     @property
-    def header_row(self) -> int:
-        return self.sheet.header_row
-
-    @property
     def errors(self) -> list[RowError]:
         return self.sheet.errors
-
-    @property
-    def ignored_columns(self) -> list[str]:
-        return self.sheet.ignored_columns
-
-    @property
-    def skipped(self) -> list[Note]:
-        """Rows above the header (titles); see `notes` for those after the data."""
-        return self.sheet.skipped
-
-    @property
-    def notes(self) -> list[Note]:
-        """Rows after the data that are not data; complete once `lines` is read."""
-        return self.sheet.notes
-
-    def column(self, name: str) -> str:
-        """The header the user wrote for a field, or the standard one if the file lacks it."""
-        return self.sheet.column(name)
 
 
 def open_values_file(stream: IO[bytes], name: str) -> ValuesFile:

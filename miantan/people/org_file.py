@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from miantan.core.spreadsheets import (
     FileError,
     Layout,
-    Note,
     RowError,
     Sheet,
+    SheetHeader,
     header_key,
     open_sheet,
 )
@@ -134,42 +134,15 @@ class FileRow:
 
 
 @dataclass
-class OrgFile:
+class OrgFile(SheetHeader):
     """The header of an organisation file (where it was found, what it names) and its rows."""
 
     sheet: Sheet = field(repr=False)
     rows: list[FileRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
-    @property
-    def columns(self) -> dict[str, str]:
-        """Field → the header exactly as written in the file."""
-        return self.sheet.columns
-
-    @property
-    def ignored_columns(self) -> list[str]:
-        return self.sheet.ignored_columns
-
-    @property
-    def header_row(self) -> int:
-        return self.sheet.header_row
-
-    @property
-    def skipped(self) -> list[Note]:
-        """Rows above the header: titles, blank-looking lines, notes."""
-        return self.sheet.skipped
-
-    @property
-    def notes(self) -> list[Note]:
-        """Rows after the data that are not data: notes, signatures, totals."""
-        return self.sheet.notes
-
     def has(self, name: str) -> bool:
         return name in self.sheet.columns
-
-    def column(self, name: str) -> str:
-        """The header the user wrote for a field, or the standard one if the file lacks it."""
-        return self.sheet.column(name)
 
 
 def read_org_file(stream: IO[bytes], name: str) -> OrgFile:
