@@ -10,13 +10,16 @@ test inside one database transaction, with the hospital personas and a talk to a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import schemathesis
 import time_machine
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -53,7 +56,21 @@ def _talk_between(employee: Any, counterpart: Any) -> Talk:
 
 
 @pytest.fixture
-def token(db: None) -> Any:
+def in_test_transaction() -> Iterator[None]:
+    """Requests go to the WSGI handler itself, whose request signals would close the database
+    connection after each answer (and with it the test's transaction on PostgreSQL); Django's
+    own test client disconnects the same receiver."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db: None, in_test_transaction: None) -> Any:
     """An HR partner's token; the clock stays at NOW for the whole test."""
     with time_machine.travel(NOW, tick=False):
         hospital = build_hospital()
