@@ -446,14 +446,14 @@ def _evaluate(expression: ast.expr, module: Any, board: Switchboard, number: int
 
 def rebind(compiled: Schemata, module: Any, mutant: Mutant, board: Switchboard) -> Undo:
     """Evaluate a module-level value again with the mutant on and bind it wherever the original
-    object is bound under that name in the project's modules (the tests keep the original)."""
+    object is bound under that name (`from module import NAME` in the code and in the tests),
+    as if the module had been imported with the mutant."""
     name, value = compiled.rebindable[mutant.id]
     original = getattr(module, name)
     mutated = _evaluate(value, module, board, mutant.id)
     undo: Undo = []
     for holder in list(sys.modules.values()):
-        holder_name = getattr(holder, "__name__", "") or ""
-        if holder_name.startswith("miantan") and getattr(holder, name, None) is original:
+        if getattr(holder, name, None) is original:
             undo.append((holder, name, original))
             setattr(holder, name, mutated)
     return undo

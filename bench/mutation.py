@@ -99,6 +99,58 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
         "the name of the attribute the scope is cached under is read and written only here",
     ),
     (
+        "miantan.scheduling.slots",
+        "if not participants or limit <= 0:",
+        "<= → <",
+        "with a limit of 0 the candidate loop takes no start of any piece, so nothing is found",
+    ),
+    (
+        "miantan.scheduling.slots",
+        "if bounds[1] - bounds[0] < length:",
+        "- → +",
+        "a window shorter than the talk has no start at or before its end minus the length,"
+        " so the search finds nothing without this shortcut too",
+    ),
+    (
+        "miantan.scheduling.slots",
+        "if rest > 0:",
+        "> → >=",
+        "a rest of zero seconds removes only empty intervals",
+    ),
+    (
+        "miantan.scheduling.slots",
+        "if buffer > 0:",
+        "> → >=",
+        "a buffer of zero seconds removes only the talks themselves, which are busy already",
+    ),
+    (
+        "miantan.scheduling.slots",
+        "taken += 1",
+        "+= → -=",
+        "scores every grid start of a piece instead of its first few: the same best slots,"
+        " found more slowly (bench/slot_search.py measures the speed)",
+    ),
+    (
+        "miantan.audit.verification",
+        "batch_size: int = 5000",
+        "5000 → 5001",
+        "the chunk size of the database cursor changes how rows are fetched, not which",
+    ),
+    (
+        "miantan.people.scopes",
+        "if not roots or self.employee is None:",
+        "or → and",
+        "without roots nothing is within them, so the department query finds no id either"
+        " (an employee's organisation always has a department: their own)",
+    ),
+    (
+        "miantan.people.scopes",
+        "elif role == Role.HR and path:",
+        "and → or",
+        "the role_assignment_scope_matches_role constraint gives every HR role a department"
+        " and no executive or admin role one, so `path` is set exactly for the scoped roles",
+    ),
+    (
         "miantan.core.chain",
         "beyond = [seq for seq in self.by_seq if seq > last]",
         "> → >=",
