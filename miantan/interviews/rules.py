@@ -24,7 +24,7 @@ from miantan.people.rules import (
 )
 from miantan.people.scopes import scope_for
 
-from .enums import BOOKED_STATES, OPEN_STATES, Initiation, TalkState
+from .enums import OPEN_STATES, Initiation, TalkState
 from .models import Proposal, Talk
 
 
@@ -89,22 +89,6 @@ def is_participant(user: Any, talk: Talk) -> bool:
 def is_hr_or_admin_for_talk(user: Any, talk: Talk) -> bool:
     """HR partners with the employee in scope follow talks (cycles, SLAs); they do not act."""
     return bool(is_hr_for.test(user, talk.employee) or is_admin_of.test(user, talk.employee))
-
-
-@rules.predicate
-def is_awaited(user: Any, talk: Talk) -> bool:
-    own = _own(user)
-    return own is not None and talk.awaiting_id == own.pk and talk.state in OPEN_STATES
-
-
-@rules.predicate
-def is_open(talk: Talk) -> bool:
-    return talk.state in OPEN_STATES
-
-
-@rules.predicate
-def is_booked(talk: Talk) -> bool:
-    return talk.state in BOOKED_STATES
 
 
 can_view_talk = is_participant | is_hr_or_admin_for_talk

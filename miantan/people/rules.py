@@ -86,13 +86,6 @@ def is_admin_of(user: Any, employee: Employee) -> bool:
 
 
 @rules.predicate
-def can_see_department(user: Any, department: Department) -> bool:
-    """Every active employee may see the organisation's department tree (names only)."""
-    own = scope_for(user).employee
-    return own is not None and own.is_active and own.organisation_id == department.organisation_id
-
-
-@rules.predicate
 def can_revoke_role(user: Any, assignment: RoleAssignment) -> bool:
     """Admins revoke any role of their organisation; HR only roles scoped to a department within
     its own subtrees (the same limit as for assigning), so nobody removes a wider role. The
