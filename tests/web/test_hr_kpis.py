@@ -572,13 +572,15 @@ def test_browser_kpi_catalogue_on_a_phone(
     surgeries = Kpi.objects.get(code="surgeries")
     row = phone.locator(f"#kpi-{surgeries.pk}")
     row.locator("input[name=max_value]").fill("40")
-    row.locator("button[type=submit]").click()
+    with phone.expect_navigation():
+        row.locator("button[type=submit]").click()
     expect(phone.locator(f"#kpi-{surgeries.pk} input[name=max_value]")).to_have_value("40")
     assert_fits_the_screen(phone, PHONE["width"])
 
     row = phone.locator(f"#assignment-{cardiology_visits.pk}")
     row.locator("input[name=target]").fill("420")
-    row.locator(f"#edit-{cardiology_visits.pk} button").click()
+    with phone.expect_navigation():
+        row.locator(f"#edit-{cardiology_visits.pk} button").click()
     expect(phone.locator(f"#assignment-{cardiology_visits.pk} input[name=target]")).to_have_value(
         "420"
     )

@@ -24,6 +24,7 @@ from miantan.scheduling.models import RosterEntry, ShiftCode, WorkingHours
 from miantan.scheduling.work_patterns import default_hours_of
 from miantan.web.checklist import setup_checklist
 from tests.personas import Hospital, OtherOrganisation
+from tests.web.test_browser_directory import assert_fits_the_screen
 
 Signer = Callable[[Employee], Client]
 PASSWORD = "Violet-tiger-2027!"
@@ -674,13 +675,13 @@ def test_browser_hr_keeps_shift_codes_and_hours_on_a_phone(live_server, hospital
     expect(page.locator("[data-testid=shift-codes] tr[data-code='夜班']")).to_contain_text(
         "次日结束"
     )
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert_fits_the_screen(page, 375)
 
     page.goto(f"{base}{HOURS}")
     page.fill("#id_d0_end", "17:30")
     page.click("[data-testid=working-hours-form] button[type=submit]")
 
     expect(page.locator(".messages")).to_contain_text("工作时间已保存")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert_fits_the_screen(page, 375)
     context.close()
     assert default_hours_of(hospital.organisation)[0][-1] == (time(13), time(17, 30))
