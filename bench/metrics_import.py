@@ -179,7 +179,7 @@ def _child(path: str) -> None:
     started = time.perf_counter()
     call_command("import_metrics", path, organisation=ORGANISATION, verbosity=0)
     seconds = time.perf_counter() - started
-    event = AuditEvent.objects.filter(action="metrics.import.applied").order_by("-seq").first()
+    event = AuditEvent.objects.filter(action="metrics.import.applied").order_by("-pk").first()
     data = event.data if event is not None else {}
     figures = {
         "seconds": seconds,

@@ -132,6 +132,13 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
     ),
     (
         "miantan.audit.verification",
+        'last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0',
+        "0 → 1",
+        "with no event at the snapshot no head was read either, so an event numbered 1 seen"
+        " later belongs to a chain begun during the walk, which is skipped as it is without it",
+    ),
+    (
+        "miantan.audit.verification",
         "batch_size: int = 5000",
         "5000 → 5001",
         "the chunk size of the database cursor changes how rows are fetched, not which",

@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--metrics-rows", default="1000000,5000000", help="rows per KPI value file")
     parser.add_argument("--skip-slots", action="store_true", help="skip the slot search benchmark")
     parser.add_argument("--skip-cycles", action="store_true", help="skip the cycle benchmark")
+    parser.add_argument("--skip-audit", action="store_true", help="skip the audit append benchmark")
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
     if args.worker:
@@ -85,6 +86,9 @@ def main() -> None:
         _write(output, results)
     if not args.skip_cycles:
         results.extend(_cycle_scheduling(args.databases))
+        _write(output, results)
+    if not args.skip_audit:
+        results.extend(_audit_append(args.databases))
         _write(output, results)
     print(f"\nWrote {len(results)} figures to {args.output}")
 
@@ -121,6 +125,15 @@ def _cycle_scheduling(databases: str) -> list[Result]:
     chosen = set(_split(databases))
     postgresql = "postgresql" in chosen and postgres_reachable()
     return cycle_scheduling.run(postgresql=postgresql, sqlite="sqlite" in chosen)
+
+
+def _audit_append(databases: str) -> list[Result]:
+    """Audited writes per second, 1 and 8 writers (bench/audit_append.py), after the cycle."""
+    import audit_append
+
+    chosen = set(_split(databases))
+    postgresql = "postgresql" in chosen and postgres_reachable()
+    return audit_append.run(postgresql=postgresql, sqlite="sqlite" in chosen)
 
 
 def _split(text: str) -> list[str]:
@@ -204,6 +217,10 @@ def measure(database: str, size: int, requests: int) -> list[Result]:
                 f"p95 {percentile(timings, 95):.1f} ms, {queries} queries",
                 flush=True,
             )
+    from record_page import measure_records
+
+    print(f"[{database} {dataset}] talk records", flush=True)
+    measure_records(add, requests)
     add("machine.load_average.after", os.getloadavg()[0], "processes")
     return results
 

@@ -34,7 +34,17 @@ from miantan.interviews.rules import can_request_talk_with
 from miantan.metrics.models import EvidenceEntry, Kpi, KpiAssignment, MetricsImport
 from miantan.notifications.models import Notification
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
+from miantan.records import builtin
+from miantan.records.attachments import add_attachment
+from miantan.records.definitions import parse
+from miantan.records.enums import Side
+from miantan.records.models import Block, Comment, Record, Template
+from miantan.records.notes import add_note
+from miantan.records.services import open_record
+from miantan.records.templates import FORMAT as TEMPLATE_FORMAT
+from miantan.records.templates import fingerprint, install_builtin_templates
 from miantan.scheduling.models import HolidayOverride, ShiftCode
+from miantan.web import template_editor
 from tests.factories import PASSWORD, EmployeeFactory, api_token_for
 from tests.personas import (
     Hospital,
@@ -83,6 +93,9 @@ class Row:
             "entry on 王": "entry-on-wang",
             "talk of 王": "talk-of-wang",
             "booked talk of 王": "booked-talk-of-wang",
+            "周敏's private note": "zhou-private-note",
+            "王's shared note": "wang-shared-note",
+            "王's file": "wang-file",
         }.get(self.target, self.target)
         return f"{self.url_name} {self.method} {target}".strip()
 
@@ -182,12 +195,17 @@ class World:
             "department_id": self._department,
             "entry_id": self._entry,
             "talk_id": self._talk,
+            "block_id": self._block,
+            "comment_id": self._comment,
+            "note_id": self._note,
+            "attachment_id": self._attachment,
             "notification_id": self._notification,
             "token": self._feed_token,
             "cycle_id": self._cycle,
             "shift_code_id": self._shift_code,
             "organisation_id": self._organisation,
             "day_id": self._holiday_day,
+            "template_id": self._template,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int | str) else chosen.pk
 
@@ -257,12 +275,56 @@ class World:
                 awaiting=None,
             )
             return talk
+        if target in RECORD_TARGETS:
+            return record_of_wang(self.hospital, target).talk
+        if target in EXTRA_TARGETS:
+            return record_of_wang(self.hospital, "record of 王").talk
         if target == "foreign talk":
             colleague = EmployeeFactory(
                 organisation=self.other.organisation, department=self.other.department
             )
             return talk_between(self.other.employee, colleague)
         return talk_between(self.hospital.nurse_wang, self.hospital.head_nurse)
+
+    def _block(self, target: str, viewer: Employee | None) -> Any:
+        """A block of the record the row's talk just got: the agreements, or the viewer's own
+        copy of the sealed overall rating (the head nurse's for everyone else)."""
+        if target not in RECORD_TARGETS:
+            return UNKNOWN_ID
+        record = Record.objects.filter(organisation=self.hospital.organisation).latest("pk")
+        if target == "sealed part of 王's record":
+            side = Side.EMPLOYEE if viewer == self.hospital.nurse_wang else Side.MANAGER
+            return Block.objects.get(record=record, section="overall", side=side)
+        return Block.objects.get(record=record, section="agreement", side="")
+
+    def _comment(self, target: str, viewer: Employee | None) -> Any:
+        """A comment of HR's on the record the row's talk just got."""
+        if target not in RECORD_TARGETS:
+            return UNKNOWN_ID
+        record = Record.objects.filter(organisation=self.hospital.organisation).latest("pk")
+        return Comment.objects.create(
+            record=record, section="plan", author=self.hospital.hr_partner, body="目标请写具体"
+        )
+
+    def _note(self, target: str, viewer: Employee | None) -> Any:
+        """A note on the record the row's talk just got: 周敏's private one, or 王芳's shared one."""
+        if target not in EXTRA_TARGETS:
+            return UNKNOWN_ID
+        record = Record.objects.filter(organisation=self.hospital.organisation).latest("pk")
+        if target == "周敏's private note":
+            return add_note(record, actor=self.hospital.head_nurse.user, body="下次谈排班")
+        return add_note(
+            record, actor=self.hospital.nurse_wang.user, body="想多上白班", tier="shared"
+        )
+
+    def _attachment(self, target: str, viewer: Employee | None) -> Any:
+        """A PDF 王芳 attached to the record the row's talk just got."""
+        if target not in EXTRA_TARGETS:
+            return UNKNOWN_ID
+        record = Record.objects.filter(organisation=self.hospital.organisation).latest("pk")
+        return add_attachment(
+            record, actor=self.hospital.nurse_wang.user, name="评估.pdf", data=PDF
+        )
 
     def _notification(self, target: str, viewer: Employee | None) -> Any:
         """An inbox message of the viewer ("own") or of 赵强 ("other")."""
@@ -321,6 +383,14 @@ class World:
 
     def _organisation(self, target: str, viewer: Employee | None) -> Any:
         return {"hospital": self.hospital.organisation, "unknown": UNKNOWN_ID}[target]
+
+    def _template(self, target: str, viewer: Employee | None) -> Any:
+        """The hospital's monthly check-in (or one of 星河科技), built-ins installed on demand."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        return hospital_template(
+            self.other.organisation if target == "foreign template" else self.hospital.organisation
+        )
 
     def _feed_token(self, target: str, viewer: Employee | None) -> str:
         return "cal_unknown-token"
@@ -387,6 +457,45 @@ def evidence_entry(employee: Employee, author: Employee | None) -> EvidenceEntry
     )
 
 
+RECORD_TARGETS = ("record of 王", "filled record of 王", "sealed part of 王's record")
+# Notes and files on 王芳's record ("record of 王"), made by `World._note` and `._attachment`.
+EXTRA_TARGETS = ("周敏's private note", "王's shared note", "王's file")
+PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+
+
+def record_of_wang(hospital: Hospital, target: str) -> Record:
+    """王芳's talk with 周敏, started ten minutes ago, with its record; "filled": every required
+    field written and both sealed ratings handed in; "sealed part": both ratings written."""
+    talk = talk_between(hospital.nurse_wang, hospital.head_nurse)
+    start = timezone.now() - timedelta(minutes=10)
+    Talk.objects.filter(pk=talk.pk).update(
+        state=TalkState.IN_PROGRESS,
+        scheduled_start=start,
+        scheduled_end=start + timedelta(minutes=45),
+        awaiting=None,
+    )
+    talk.refresh_from_db()
+    record = open_record(talk, actor=hospital.nurse_wang.user)
+    if target == "record of 王":
+        return record
+    filled = {
+        "went_well": {"items": [{"project": "静脉输液质控"}]},
+        "to_improve": {"items": [{"event": "一次给药延误"}]},
+        "plan": {"goals": [{"goal": "夜班交接零差错", "measure": "", "due": "", "support": ""}]},
+        "manager": {"assessment": "护理质量稳定"},
+        "agreement": {"agreements": "带教两名新护士"},
+        "overall": {"rating": 4},
+    }
+    for block in record.blocks.all():
+        if target == "sealed part of 王's record" and block.section != "overall":
+            continue
+        block.values = filled.get(block.section, block.values)
+        if target == "filled record of 王" and block.section == "overall":
+            block.submitted_at = timezone.now()
+        block.save(update_fields=["values", "submitted_at"])
+    return record
+
+
 def talk_between(employee: Employee, counterpart: Employee) -> Talk:
     start = timezone.now() + timedelta(days=2)
     talk = Talk.objects.create(
@@ -446,6 +555,16 @@ WITHOUT_INPUT = frozenset(
         "api-v1:start_talk",
         "web:shift_code_retire",
         "web:shift_code_reinstate",
+        "web:record_open",
+        "web:record_comment_resolve",
+        "api-v1:open_record",
+        "api-v1:resolve_comment",
+        "web:record_note_delete",
+        "web:record_attachment_remove",
+        "api-v1:delete_record_note",
+        "api-v1:remove_record_attachment",
+        "web:record_template_deactivate",
+        "web:record_template_reactivate",
     }
 )
 
@@ -616,6 +735,60 @@ def _pushed_values(world: World, viewer: Employee | None) -> dict[str, Any]:
     return {"values": [{**value, "value": "412"}]}
 
 
+def _record_file(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {"file": SimpleUploadedFile("夜班评估.pdf", PDF, "application/pdf"), "section": ""}
+
+
+def _after_talk(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """The manager side's requirements for 周敏, the takeaways and a rating for anyone else."""
+    if viewer == world.hospital.head_nurse:
+        return {"requirements": "带教两名新护士"}
+    return {"satisfaction": "4", "takeaways": "交接要点"}
+
+
+def hospital_template(organisation: Any) -> Template:
+    """The organisation's monthly check-in; the built-in templates are installed first."""
+    install_builtin_templates(organisation)
+    return Template.objects.select_related("current").get(
+        organisation=organisation, key=builtin.MONTHLY
+    )
+
+
+def _template_document(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """A template file as export writes it, with a key the hospital does not have."""
+    return {
+        "format": TEMPLATE_FORMAT,
+        "format_version": 1,
+        "key": "night_shift_talk",
+        "name": {"zh-hans": "夜班沟通", "en": "Night shift talk"},
+        "topics": [],
+        "definition": builtin.BY_KEY[builtin.MONTHLY].definition,
+    }
+
+
+def _template_file(world: World, viewer: Employee | None) -> dict[str, Any]:
+    content = json.dumps(_template_document(world, viewer), ensure_ascii=False).encode()
+    return {"file": SimpleUploadedFile("夜班沟通.json", content, "application/json")}
+
+
+def _template_questions(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """The editor's inputs for the monthly check-in as they are, saved."""
+    template = hospital_template(world.hospital.organisation)
+    sections = template_editor.draft_from_definition(parse(template.current.definition))
+    base = fingerprint(template)
+    return {**template_editor.form_data(sections), "base": base, "op": "save"}
+
+
+def _template_settings(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "name_zh": "月度沟通",
+        "name_en": "Monthly check-in",
+        "description_zh": "",
+        "description_en": "",
+        "topics": ["other", "project_recognition"],
+    }
+
+
 def _sign_in(world: World, viewer: Employee | None) -> dict[str, Any]:
     person = viewer or world.hospital.nurse_wang
     return {"username": person.user.username, "password": PASSWORD}
@@ -668,6 +841,43 @@ BODIES: dict[str, Body] = {
     "api-v1:decline_talk": lambda world, viewer: {"reason": "这两周都在手术排期里，月底再约"},
     "api-v1:cancel_talk": lambda world, viewer: {"reason": "已在科室例会上谈过"},
     "api-v1:update_agenda": lambda world, viewer: {"items": ["回顾一季度目标", "夜班安排"]},
+    "web:record_block": lambda world, viewer: {"version": "0", "f-agreements": "带教两名新护士"},
+    "web:record_block_submit": lambda world, viewer: {"version": "0"},
+    "web:record_comment": lambda world, viewer: {"section": "plan", "body": "目标请写具体"},
+    "web:record_confirm": lambda world, viewer: {"version": "0"},
+    "api-v1:save_block": lambda world, viewer: {
+        "version": 0,
+        "values": {"agreements": "带教两名新护士"},
+    },
+    "api-v1:submit_block": lambda world, viewer: {"version": 0},
+    "api-v1:add_comment": lambda world, viewer: {"section": "plan", "body": "目标请写具体"},
+    "api-v1:confirm_record": lambda world, viewer: {"version": 0},
+    "web:record_note_add": lambda world, viewer: {"body": "下次谈排班", "tier": "private"},
+    "web:record_note_edit": lambda world, viewer: {"body": "下次先谈排班"},
+    "web:record_note_promote": lambda world, viewer: {"tier": "formal"},
+    "web:record_attachment_add": lambda world, viewer: _record_file(world, viewer),
+    "web:record_feedback": lambda world, viewer: _after_talk(world, viewer),
+    "api-v1:add_record_note": lambda world, viewer: {"body": "下次谈排班", "tier": "private"},
+    "api-v1:edit_record_note": lambda world, viewer: {"body": "下次先谈排班"},
+    "api-v1:promote_record_note": lambda world, viewer: {"tier": "formal"},
+    "api-v1:upload_record_attachment": lambda world, viewer: _record_file(world, viewer),
+    "api-v1:give_record_feedback": lambda world, viewer: {
+        "satisfaction": 4,
+        "takeaways": "交接要点",
+    },
+    "api-v1:give_record_requirements": lambda world, viewer: {"requirements": "带教两名新护士"},
+    "web:record_template_create": lambda world, viewer: {
+        "name_zh": "夜班沟通",
+        "name_en": "Night shift talk",
+        "key": "",
+        "copy_from": "",
+    },
+    "web:record_template_import": _template_file,
+    "web:record_template": _template_settings,
+    "web:record_template_edit": _template_questions,
+    "api-v1:create_template": lambda world, viewer: {"name": {"zh-hans": "夜班沟通"}},
+    "api-v1:update_template": lambda world, viewer: {"topics": ["other"]},
+    "api-v1:import_template": _template_document,
 }
 
 
@@ -677,10 +887,11 @@ def send(client: Client, row: Row, url: str, world: World, viewer: Employee | No
     if make_body is None:
         return client.generic(row.method, url)
     body = make_body(world, viewer)
-    if row.url_name.startswith("api-v1:"):
+    uploads = any(isinstance(value, SimpleUploadedFile) for value in body.values())
+    if row.url_name.startswith("api-v1:") and not uploads:
         payload = json.dumps(body, cls=DjangoJSONEncoder)
         return client.generic(row.method, url, payload, content_type="application/json")
-    assert row.method == "POST", f"{row.id}: pages take their forms by POST"
+    assert row.method == "POST", f"{row.id}: forms and uploads are sent by POST"
     return client.post(url, body)
 
 

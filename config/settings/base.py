@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "miantan.metrics",
     "miantan.scheduling",
     "miantan.interviews",
+    "miantan.records",
     "miantan.notifications",
     "miantan.accounts",
     "miantan.web",
@@ -178,6 +179,10 @@ warnings.filterwarnings(
 )
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# Files attached to talk records (records/attachments.py): sealed, under random names, outside
+# the web root and MEDIA_ROOT; served only through the permission layer. Largest file in bytes.
+MIANTAN_ATTACHMENT_ROOT = Path(os.environ.get("MIANTAN_ATTACHMENT_ROOT") or VAR_DIR / "attachments")
+MIANTAN_ATTACHMENT_MAX_BYTES = int(os.environ.get("MIANTAN_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
 
 # --- Background work ----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

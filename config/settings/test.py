@@ -1,5 +1,7 @@
 """Test settings: fast hashing, tasks run in-process, the same database choice as production."""
 
+import tempfile
+
 from .base import *
 
 SECRET_KEY = "test-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
@@ -13,6 +15,8 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 ALLOWED_HOSTS = ["*"]
 MEDIA_ROOT = VAR_DIR / "test-media"
 STORAGES["default"]["OPTIONS"] = {"location": MEDIA_ROOT}
+# Attachments of test records go to the machine's temporary folder, never under var/.
+MIANTAN_ATTACHMENT_ROOT = Path(tempfile.gettempdir()) / "miantan-test-attachments"
 LOGGING["root"]["level"] = "WARNING"
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # tests serve static files through the finders; nothing is collected

@@ -4,6 +4,11 @@ Rows are never updated or deleted through the ORM; anything done to the table be
 back is found by `manage.py verify_audit`: every event is signed with a key held outside the
 database over its contents and its predecessor's hash, and signed checkpoints of the chain's
 head kept elsewhere show a tail that was cut off or rewritten.
+
+Each organisation has a chain of its own (`chain` is the organisation's id); events without an
+organisation, and every event written before the chains were split, are in the global chain
+(`hashing.GLOBAL_CHAIN`). Sequence numbers run from 1 within a chain; `pk` orders events across
+chains.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .enums import Outcome
+from .hashing import chain_name
 
 
 class AppendOnlyError(Exception):
@@ -45,7 +51,8 @@ class AppendOnly(models.Model):
 
 
 class AuditEvent(AppendOnly):
-    seq = models.BigIntegerField(_("sequence"), unique=True)
+    chain = models.BigIntegerField(_("chain"))
+    seq = models.BigIntegerField(_("sequence"))
     at = models.DateTimeField(_("time"), db_index=True)
     organisation_id = models.BigIntegerField(null=True, blank=True)
     actor = models.ForeignKey(
@@ -78,11 +85,19 @@ class AuditEvent(AppendOnly):
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
-        ordering = ["-seq"]
-        indexes = [models.Index(fields=["subject_id", "action", "-seq"], name="audit_subject_idx")]
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["subject_id", "-id"], name="audit_subject_recent_idx"),
+            # Verification reads each chain in storage order too (rows are written in sequence
+            # order within a chain).
+            models.Index(fields=["chain", "id"], name="audit_chain_position_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.outcome}"
+        return f"{chain_name(self.chain)} #{self.seq} {self.action} {self.outcome}"
 
     @property
     def action_label(self) -> str:
@@ -92,23 +107,27 @@ class AuditEvent(AppendOnly):
 
 
 class AuditChainHead(models.Model):
-    """One row: the last sequence number and hash, locked while an event is appended."""
+    """One row per chain: its last sequence number and hash, locked while an event is appended
+    to that chain (appends to other chains do not wait)."""
 
+    chain = models.BigIntegerField(_("chain"), unique=True)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
     class Meta:
         verbose_name = _("audit chain head")
+        ordering = ["chain"]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.hash[:12]}"
+        return f"{chain_name(self.chain)} #{self.seq} {self.hash[:12]}"
 
 
 class AuditCheckpoint(AppendOnly):
-    """The chain's head at a moment, signed (miantan.core.chain.Checkpoint). A copy is also
+    """A chain's head at a moment, signed (miantan.core.chain.Checkpoint). A copy is also
     written outside the database (MIANTAN_AUDIT_CHECKPOINT_FILE), where deleting the tail of
     the chain together with these rows cannot reach it."""
 
+    chain = models.BigIntegerField(_("chain"))
     seq = models.BigIntegerField(_("sequence"))
     hash = models.CharField(max_length=64)
     first_hash = models.CharField(max_length=64)
@@ -121,7 +140,8 @@ class AuditCheckpoint(AppendOnly):
     class Meta:
         verbose_name = _("audit checkpoint")
         verbose_name_plural = _("audit checkpoints")
-        ordering = ["seq", "pk"]
+        ordering = ["chain", "seq", "pk"]
+        indexes = [models.Index(fields=["chain", "seq"], name="audit_checkpoint_chain_idx")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.hash[:12]} {self.at:%Y-%m-%d %H:%M}"
+        return f"{chain_name(self.chain)} #{self.seq} {self.hash[:12]} {self.at:%Y-%m-%d %H:%M}"

@@ -22,5 +22,6 @@ def views_of_my_records(user: Any) -> QuerySet[AuditEvent]:
             subject_id=employee.pk, action__endswith=".viewed", outcome=Outcome.OK
         )
         .exclude(actor_id=user.pk)
-        .order_by("-seq")
+        # Newest first across chains: sequence numbers count within one chain only.
+        .order_by("-pk")
     )

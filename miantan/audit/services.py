@@ -19,7 +19,7 @@ from miantan.core.chain import Checkpoint
 
 from . import context, keys
 from .enums import Outcome
-from .hashing import CHAIN, GENESIS, event_hash
+from .hashing import GENESIS, GLOBAL_CHAIN, chain_name, chain_of, event_hash
 from .models import AuditChainHead, AuditCheckpoint, AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -37,12 +37,15 @@ def record(
     organisation_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event, chained to the previous one.
+    """Append one event to its organisation's chain (the global chain without one), chained to
+    the chain's previous event.
 
-    The chain head row is locked for the append, so concurrent requests queue here and the
-    sequence has no gaps. Called inside the caller's transaction when there is one, so a write
-    and its audit event commit or roll back together. Every MIANTAN_AUDIT_CHECKPOINT_EVERY
-    events the head is also checkpointed (`write_checkpoint`).
+    The chain's head row is locked for the append, so concurrent requests of one organisation
+    queue here and its sequence has no gaps, while other organisations append at the same
+    time. Called inside the caller's transaction when there is one, so a write and its audit
+    event commit or roll back together (the head stays locked until then). Every
+    MIANTAN_AUDIT_CHECKPOINT_EVERY events of a chain its head is also checkpointed
+    (`write_checkpoint`).
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -50,6 +53,7 @@ def record(
     ctx = context.current()
     user = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
+        chain=chain_of(organisation_id),
         at=timezone.now(),
         organisation_id=organisation_id,
         actor_id=user.pk if user is not None else None,
@@ -66,46 +70,48 @@ def record(
     )
     batch = _batch.get()
     if batch is not None:
-        batch.append(event)
+        batch.events.append(event)
         return event
-    with transaction.atomic():
-        head = _locked_head()
+    # No savepoint: an append that fails leaves the caller's transaction unusable, so a write
+    # cannot commit without its audit event.
+    with transaction.atomic(savepoint=False):
+        head = _locked_head(event.chain)
         before = head.seq
         _chain(event, head)
         event.save(force_insert=True)
         AuditChainHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash)
-        head.seq, head.hash = event.seq, event.hash
         _checkpoint_if_due(before, head)
     return event
 
 
 def _chain(event: AuditEvent, head: AuditChainHead) -> None:
+    """Link `event` after `head` and move the head (in memory) to it."""
     event.seq = head.seq + 1
     event.prev_hash = head.hash
     event.key_id = keys.ring().current_id
     event.hash = event_hash(keys.ring(), event)
+    head.seq, head.hash = event.seq, event.hash
 
 
 @dataclass
 class _Batch:
-    head: AuditChainHead
     events: list[AuditEvent] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.started_at = self.head.seq
-
-    def append(self, event: AuditEvent) -> None:
-        _chain(event, self.head)
-        self.events.append(event)
-        self.head.seq, self.head.hash = event.seq, event.hash
-
     def flush(self) -> None:
+        """Lock the heads of every chain the events touch, in chain order (two batches that
+        touch the same chains cannot wait for each other), chain the events in the order they
+        were recorded, and write them with one bulk insert."""
+        if not self.events:
+            return
+        heads = {chain: _locked_head(chain) for chain in sorted({e.chain for e in self.events})}
+        before = {chain: head.seq for chain, head in heads.items()}
+        for event in self.events:
+            _chain(event, heads[event.chain])
         AuditEvent.objects.bulk_create(self.events, batch_size=1000)
-        AuditChainHead.objects.filter(pk=self.head.pk).update(
-            seq=self.head.seq, hash=self.head.hash
-        )
         self.events.clear()
-        _checkpoint_if_due(self.started_at, self.head)
+        for chain, head in heads.items():
+            AuditChainHead.objects.filter(pk=head.pk).update(seq=head.seq, hash=head.hash)
+            _checkpoint_if_due(before[chain], head)
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("audit_batch", default=None)
@@ -115,15 +121,17 @@ _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("audit_ba
 def batched() -> Iterator[None]:
     """Collect the events recorded inside the block and append them together at its end.
 
-    For bulk work (an organisation import): the chain head is locked once, the events are
-    chained in memory and written with one bulk insert, instead of locking and rewriting the
-    head row once per event. The block is one transaction; if it fails, no event is written.
+    For bulk work (an organisation import, a cycle launch): at the end of the block the heads
+    of the chains the events belong to are locked once each, in chain order, the events are
+    chained in memory and written with one bulk insert, instead of locking and rewriting a
+    head row once per event. Events recorded inside the block get their sequence number and
+    hash only then. The block is one transaction; if it fails, no event is written.
     """
     if _batch.get() is not None:
         yield
         return
     with transaction.atomic():
-        batch = _Batch(head=_locked_head())
+        batch = _Batch()
         token = _batch.set(batch)
         try:
             yield
@@ -132,23 +140,39 @@ def batched() -> Iterator[None]:
         batch.flush()
 
 
-def _locked_head() -> AuditChainHead:
-    head, _created = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-    return head
+def _locked_head(chain: int) -> AuditChainHead:
+    """The chain's head row, locked until the transaction ends; created for a new chain."""
+    heads = AuditChainHead.objects.select_for_update()
+    try:
+        return heads.get(chain=chain)
+    except AuditChainHead.DoesNotExist:
+        # Two first events of a new chain at once: one insert wins, the other waits for it and
+        # inserts nothing; both then lock the same row.
+        AuditChainHead.objects.bulk_create([AuditChainHead(chain=chain)], ignore_conflicts=True)
+        return heads.get(chain=chain)
 
 
-def write_checkpoint() -> AuditCheckpoint | None:
-    """Sign the chain's current head, store it and append it to the checkpoint file.
+def write_checkpoint(organisation_id: int | None = None) -> AuditCheckpoint | None:
+    """Sign the current head of the organisation's chain (the global chain for None), store it
+    and append it to the checkpoint file.
 
-    Returns None when the chain is empty or the head is already checkpointed. The line is
+    Returns None when the chain is empty or its head is already checkpointed. The line is
     written to MIANTAN_AUDIT_CHECKPOINT_FILE after the commit, so the file never holds a head
     that was rolled back.
     """
+    chain = chain_of(organisation_id)
     with transaction.atomic():
-        head = _locked_head()
-        if head.seq == 0 or AuditCheckpoint.objects.filter(seq=head.seq).exists():
+        head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
+        if head is None or head.seq == 0:
+            return None
+        if AuditCheckpoint.objects.filter(chain=chain, seq=head.seq).exists():
             return None
         return _write_checkpoint(head)
+
+
+def organisation_of(chain: int) -> int | None:
+    """The organisation whose chain this is (None for the global chain)."""
+    return None if chain == GLOBAL_CHAIN else chain
 
 
 def _checkpoint_if_due(before: int, head: AuditChainHead) -> None:
@@ -158,12 +182,21 @@ def _checkpoint_if_due(before: int, head: AuditChainHead) -> None:
 
 
 def _write_checkpoint(head: AuditChainHead) -> AuditCheckpoint:
-    first = AuditEvent.objects.filter(seq=1).values_list("hash", flat=True).first() or GENESIS
+    first = (
+        AuditEvent.objects.filter(chain=head.chain, seq=1).values_list("hash", flat=True).first()
+        or GENESIS
+    )
     now = timezone.now()
     signed = Checkpoint.sign(
-        keys.ring(), chain=CHAIN, seq=head.seq, hash=head.hash, first=first, at=now
+        keys.ring(),
+        chain=chain_name(head.chain),
+        seq=head.seq,
+        hash=head.hash,
+        first=first,
+        at=now,
     )
     checkpoint = AuditCheckpoint.objects.create(
+        chain=head.chain,
         seq=signed.seq,
         hash=signed.hash,
         first_hash=signed.first,
@@ -178,7 +211,7 @@ def _write_checkpoint(head: AuditChainHead) -> AuditCheckpoint:
 
 def as_signed(checkpoint: AuditCheckpoint, *, source: str) -> Checkpoint:
     return Checkpoint(
-        chain=CHAIN,
+        chain=chain_name(checkpoint.chain),
         seq=checkpoint.seq,
         hash=checkpoint.hash,
         first=checkpoint.first_hash,

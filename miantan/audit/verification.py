@@ -1,8 +1,11 @@
-"""Walks the audit chain and names every event that was altered, forged, removed, reordered or
-re-chained, and a tail that was deleted after a checkpoint saw it (miantan.core.chain)."""
+"""Walks every audit chain and names every event that was altered, forged, removed, reordered
+or re-chained, and a tail that was deleted after a checkpoint saw it (miantan.core.chain).
+Each problem names its chain ("audit" is the global chain, "audit:org:<id>" an
+organisation's)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from django.db import transaction
 from miantan.core.chain import Checkpoint, Problem, read_checkpoints, verify_links
 
 from . import keys
-from .hashing import CHAIN, event_link
+from .hashing import chain_name, event_link, parse_chain_name
 from .models import AuditChainHead, AuditCheckpoint, AuditEvent
 from .services import as_signed
 
@@ -25,9 +28,10 @@ DATABASE = "the database"
 def gather_checkpoints(
     files: Iterable[str | Path] = (), *, configured_file: bool = True
 ) -> tuple[list[Checkpoint], list[Problem]]:
-    """The checkpoints in the database, in the configured checkpoint file (when it exists) and
-    in `files`, with a problem for every unreadable line. Raises OSError for a file in
-    `files` that cannot be read."""
+    """The checkpoints of every chain in the database, in the configured checkpoint file (when
+    it exists) and in `files`, with a problem for every unreadable line. Lines of chains that
+    are not the audit trail's are left out. Raises OSError for a file in `files` that cannot
+    be read."""
     found = [as_signed(row, source=DATABASE) for row in AuditCheckpoint.objects.all()]
     problems: list[Problem] = []
     configured = settings.MIANTAN_AUDIT_CHECKPOINT_FILE
@@ -39,7 +43,7 @@ def gather_checkpoints(
             for item in read_checkpoints(lines, source=str(path)):
                 if isinstance(item, Problem):
                     problems.append(item)
-                elif item.chain == CHAIN:
+                elif parse_chain_name(item.chain) is not None:
                     found.append(item)
     return _unique(found), problems
 
@@ -56,34 +60,52 @@ def _unique(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
 def verify_chain(
     checkpoints: Iterable[Checkpoint] | None = None, *, batch_size: int = 5000
 ) -> Iterator[Problem]:
-    """Yields problems in sequence order; an intact chain yields nothing.
+    """Yields problems chain by chain (the global chain first, then by organisation id), in
+    sequence order within a chain; intact chains yield nothing.
 
-    Every event's signature is checked with the key it names, and the sequence must run from
-    #1 without gaps or duplicates, each event naming its predecessor's hash. Rows are inserted
-    in sequence order, so the n-th event by sequence must also be the n-th row by primary key
-    (two swapped rows are both named). The last event must be the chain head, and every
-    checkpoint (by default those in the database and the configured file) must match the
-    event at its position; a checkpoint beyond the last event names the deleted tail.
+    In each chain every event's signature is checked with the key it names, and the sequence
+    must run from #1 without gaps or duplicates, each event naming its predecessor's hash.
+    Rows are inserted in sequence order, so the n-th event of a chain by sequence must also be
+    its n-th row by primary key (two swapped rows are both named). The last event must be the
+    chain's head, and every checkpoint of the chain (by default those in the database and the
+    configured file) must match the event at its position; a checkpoint beyond the last event
+    names the deleted tail. A chain with events and no head row is named too.
     """
     if checkpoints is None:
         checkpoints, unreadable = gather_checkpoints()
         yield from unreadable
-    # Head and last row read together while appends wait: events appended during the walk
-    # are left out instead of looking forged.
+    by_chain: dict[int, list[Checkpoint]] = {}
+    for checkpoint in checkpoints:
+        chain = parse_chain_name(checkpoint.chain)
+        if chain is not None:
+            by_chain.setdefault(chain, []).append(checkpoint)
+    # Every head and the last row read together while appends wait (heads locked in chain
+    # order, as appends lock them): events appended during the walk are left out instead of
+    # looking forged.
     with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+        heads = {
+            head.chain: (head.seq, head.hash)
+            for head in AuditChainHead.objects.select_for_update().order_by("chain")
+        }
         last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    if head is None and last:
-        yield Problem(0, "removed", "the chain head row is missing", subject="chain head")
     events = AuditEvent.objects.filter(pk__lte=last)
-    positions = events.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch_size)
-    links = (
-        event_link(event) for event in events.order_by("seq", "pk").iterator(chunk_size=batch_size)
-    )
-    yield from verify_links(
-        links,
-        keys.ring(),
-        head=(head.seq, head.hash) if head is not None else None,
-        checkpoints=checkpoints,
-        positions=positions,
-    )
+    stored = events.order_by("chain").values_list("chain", flat=True).distinct()
+    for chain in sorted({*heads, *stored, *by_chain}):
+        name = chain_name(chain)
+        of_chain = events.filter(chain=chain)
+        if chain not in heads and of_chain.exists():
+            if AuditChainHead.objects.filter(chain=chain).exists():
+                continue  # a chain begun during the walk: the next run verifies it
+            yield Problem(
+                0, "removed", "the chain head row is missing", subject="chain head", chain=name
+            )
+        positions = of_chain.order_by("pk").values_list("pk", flat=True)
+        links = of_chain.order_by("seq", "pk").iterator(chunk_size=batch_size)
+        for problem in verify_links(
+            (event_link(event) for event in links),
+            keys.ring(),
+            head=heads.get(chain),
+            checkpoints=by_chain.get(chain, []),
+            positions=positions.iterator(chunk_size=batch_size),
+        ):
+            yield dataclasses.replace(problem, chain=name)

@@ -203,15 +203,18 @@ def _checkpoint_message(chain: str, seq: int, hash: str, first: str, at: str, ke
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding. `seq` is the link (or, for a checkpoint, the position) it is about."""
+    """One finding. `seq` is the link (or, for a checkpoint, the position) it is about;
+    `chain` names the chain when a record keeps several."""
 
     seq: int
     kind: str
     detail: str
     subject: str = "event"
+    chain: str = ""
 
     def __str__(self) -> str:
-        return f"{self.subject} #{self.seq}: {self.kind} ({self.detail})"
+        where = f"[{self.chain}] " if self.chain else ""
+        return f"{where}{self.subject} #{self.seq}: {self.kind} ({self.detail})"
 
 
 def read_checkpoints(lines: Iterable[str], *, source: str) -> Iterator[Checkpoint | Problem]:

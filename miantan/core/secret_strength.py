@@ -14,6 +14,8 @@ from .chain import KeyRing, KeyRingError
 
 MIN_SECRET_KEY_LENGTH = 50
 MIN_SECRET_KEY_BITS = 128
+# The data keys seal text with AES-256-GCM: each is exactly 32 random bytes.
+DATA_KEY_BYTES = 32
 # Values from examples, documentation and the settings of development, tests and benchmarks.
 _PLACEHOLDERS = (
     "change-me",
@@ -49,12 +51,15 @@ def secret_key_problem(value: str) -> str | None:
 
 
 def data_keys_problem(spec: str) -> str | None:
-    """Why this key ring ("id:base64-key[,…]") is malformed or weak, or None when it is fit."""
+    """Why this key ring ("id:base64-key[,…]") is malformed or weak, or None when it is fit:
+    every key is exactly 32 random bytes (AES-256)."""
     try:
         ring = KeyRing.parse(spec)
     except KeyRingError as error:
         return str(error)
     for key_id, key in ring.keys.items():
+        if len(key) != DATA_KEY_BYTES:
+            return f"key '{key_id}': {len(key)} bytes, an AES-256 key has exactly {DATA_KEY_BYTES}"
         problem = key_bytes_problem(key)
         if problem:
             return f"key '{key_id}': {problem}"

@@ -108,6 +108,8 @@ class TalkEvent(models.TextChoices):
     # A new time proposed for a booked talk got no answer in time: the booked time stands.
     KEPT = "kept", pgettext_lazy("talk event", "kept the booked time")
     STARTED = "started", pgettext_lazy("talk event", "started the talk")
+    # Both sides confirmed the record: it waits for their signatures.
+    CONFIRMED = "confirmed", pgettext_lazy("talk event", "confirmed the record")
     AGENDA_EDITED = "agenda_edited", pgettext_lazy("talk event", "edited the agenda")
     REMINDED = "reminded", pgettext_lazy("talk event", "was reminded")
 

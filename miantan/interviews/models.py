@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from miantan.core.fields import EncryptedJSONField, EncryptedTextField
 from miantan.core.models import TimeStampedModel
 from miantan.people.models import Department, Employee, Organisation
 
@@ -84,7 +85,8 @@ class Talk(TimeStampedModel):
         _("started by"), max_length=20, choices=Initiation.choices, default=Initiation.EMPLOYEE
     )
     topic = models.CharField(_("topic"), max_length=30, choices=Topic.choices)
-    message = models.TextField(_("message"), blank=True)
+    # Free text is sealed at rest (core/fields.py): readable here, never searchable in SQL.
+    message = EncryptedTextField(_("message"), blank=True)
     duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"), default=45)
     location = models.CharField(_("place"), max_length=200, blank=True)
     online_link = models.URLField(_("online meeting link"), max_length=500, blank=True)
@@ -101,6 +103,8 @@ class Talk(TimeStampedModel):
         _("state"), max_length=20, choices=TalkState.choices, default=TalkState.REQUESTED
     )
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # Raised by every step (`services.transition`): a step taken on an older copy is refused.
+    version = models.PositiveIntegerField(default=0)
     # Whose answer the talk waits for (an open state); the SLA reminder goes to them.
     awaiting = models.ForeignKey(
         Employee,
@@ -116,7 +120,7 @@ class Talk(TimeStampedModel):
     # The calendar SEQUENCE: raised whenever a booked time changes or is cancelled.
     sequence = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
-    closing_reason = models.TextField(_("reason"), blank=True)
+    closing_reason = EncryptedTextField(_("reason"), blank=True)
     cycle = models.ForeignKey(
         ReviewCycle,
         on_delete=models.PROTECT,
@@ -126,7 +130,7 @@ class Talk(TimeStampedModel):
         verbose_name=_("review cycle"),
     )
     # [{"text": "…", "source": "topic" | "flag" | "action" | "own", "data": {...}}]
-    agenda = models.JSONField(_("agenda"), default=list, blank=True)
+    agenda = EncryptedJSONField(_("agenda"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("talk")
@@ -214,7 +218,9 @@ class TalkActivity(models.Model):
     event = models.CharField(max_length=20, choices=TalkEvent.choices)
     from_state = models.CharField(max_length=20, choices=TalkState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=TalkState.choices, blank=True)
-    note = models.TextField(blank=True)
+    # The reason typed with a decline or a cancellation (sealed); `data` holds ids, counts,
+    # codes and times only, never typed text.
+    note = EncryptedTextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now)
 

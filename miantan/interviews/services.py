@@ -133,7 +133,7 @@ def transition(
     changes = dict(changes or {})
     with transaction.atomic():
         current = Talk.objects.select_for_update().get(pk=talk.pk)
-        if current.state != talk.state:
+        if current.state != talk.state or current.version != talk.version:
             raise ConflictError(
                 _("The talk changed in the meantime (it is now “%(state)s”); reload the page.")
                 % {"state": current.get_state_display()},
@@ -149,6 +149,7 @@ def transition(
         now = timezone.now()
         if to_state != from_state:
             changes.update(state=to_state, state_changed_at=now)
+        changes["version"] = current.version + 1
         for name, value in changes.items():
             setattr(talk, name, value)
         talk.updated_at = now

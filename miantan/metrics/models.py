@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from miantan.core.fields import EncryptedTextField
 from miantan.core.models import TimeStampedModel
 from miantan.people.models import Department, Employee, Organisation, Position
 
@@ -213,7 +214,8 @@ class ProjectContribution(TimeStampedModel):
     employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="projects")
     project = models.CharField(_("project"), max_length=200)
     role = models.CharField(_("role"), max_length=100, blank=True)
-    result = models.TextField(_("result"), blank=True)
+    # Free text is sealed at rest (core/fields.py): readable here, never searchable in SQL.
+    result = EncryptedTextField(_("result"), blank=True)
     completion = models.DecimalField(
         _("completion rate"),
         max_digits=5,
@@ -249,7 +251,7 @@ class PeerFeedback(TimeStampedModel):
         Period, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
-    text = models.TextField(_("feedback"))
+    text = EncryptedTextField(_("feedback"))
 
     class Meta:
         verbose_name = _("peer feedback")
@@ -315,7 +317,7 @@ class EvidenceEntry(TimeStampedModel):
     )
     kind = models.CharField(_("kind"), max_length=10, choices=EvidenceKind.choices)
     happened_on = models.DateField(_("date"))
-    text = models.TextField(_("what happened"))
+    text = EncryptedTextField(_("what happened"))
     kpi = models.ForeignKey(Kpi, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:

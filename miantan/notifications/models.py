@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from miantan.core.fields import EncryptedTextField
 from miantan.people.models import Employee, Organisation
 
 from .enums import Channel
@@ -35,7 +36,9 @@ class Notification(models.Model):
     # Unique per message and channel: queuing the same message twice creates nothing.
     key = models.CharField(max_length=200, unique=True)
     context = models.JSONField(default=dict, blank=True)
-    ics = models.TextField(_("calendar file"), blank=True)
+    # The calendar file and the worded text carry what people typed (an agenda, a request's
+    # message, a reason): sealed at rest like the talk they come from.
+    ics = EncryptedTextField(_("calendar file"), blank=True)
     ics_method = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     due_at = models.DateTimeField(_("due"))
@@ -47,7 +50,7 @@ class Notification(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     failed_at = models.DateTimeField(_("given up"), null=True, blank=True)
     subject = models.CharField(_("subject"), max_length=255, blank=True)
-    body = models.TextField(_("text"), blank=True)
+    body = EncryptedTextField(_("text"), blank=True)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
 
     class Meta:

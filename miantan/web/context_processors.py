@@ -21,6 +21,7 @@ from miantan.interviews.enums import OPEN_STATES
 from miantan.interviews.models import Talk
 from miantan.people.rules import can_import_org, can_manage_organisation
 from miantan.people.scopes import scope_for
+from miantan.records.rules import can_view_record_templates
 from miantan.scheduling.rules import can_view_holidays, can_view_work_patterns
 
 MANAGE = "manage"
@@ -55,6 +56,10 @@ def management_items(user: Any) -> list[NavItem]:
             NavItem("metrics_import", _("Import KPI values"), reverse("web:metrics_import"))
         )
         items.append(NavItem("kpi_catalogue", _("KPI catalogue"), reverse("web:kpi_catalogue")))
+    if can_view_record_templates.test(user):
+        items.append(
+            NavItem("record_templates", _("Talk record templates"), reverse("web:record_templates"))
+        )
     own = scope_for(user).employee
     if own is not None and can_view_work_patterns.test(user, own.organisation):
         items.append(NavItem("shift_codes", _("Shift codes"), reverse("web:shift_codes")))

@@ -70,7 +70,7 @@ def test_api_person_of_another_organisation_is_not_found_and_the_denial_audited(
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
-    event = AuditEvent.objects.filter(action="people.employee.viewed").order_by("-seq").first()
+    event = AuditEvent.objects.filter(action="people.employee.viewed").order_by("-pk").first()
     assert event.outcome == Outcome.DENIED
     assert event.object_id == str(foreign.pk)
     assert event.actor_id == hospital.admin.user.pk

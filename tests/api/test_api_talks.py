@@ -82,7 +82,7 @@ def rows() -> dict[str, int]:
 
 
 def last_event(action: str) -> AuditEvent:
-    return AuditEvent.objects.filter(action=action).order_by("-seq").first()
+    return AuditEvent.objects.filter(action=action).order_by("-pk").first()
 
 
 # --- the whole negotiation --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from miantan.audit.verification import verify_chain
 
 
 def events(action: str):
-    return AuditEvent.objects.filter(action=action).order_by("seq")
+    return AuditEvent.objects.filter(action=action).order_by("pk")
 
 
 def test_person_page_view_writes_a_viewed_event_with_the_subject(hospital, client_as):

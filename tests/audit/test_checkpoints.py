@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 
 from miantan.audit import keys
 from miantan.audit.checks import audit_key_is_configured, audit_key_ring_is_valid
-from miantan.audit.hashing import event_fields
+from miantan.audit.hashing import GLOBAL_CHAIN, event_fields
 from miantan.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from miantan.audit.services import (
     as_signed,
@@ -282,7 +282,7 @@ def unkeyed_chain(count: int) -> None:
             prev_hash=row.prev_hash, key_id="", hash=row.hash
         )
         previous = row.hash
-    QuerySet(AuditChainHead).filter(pk=1).update(hash=previous)
+    QuerySet(AuditChainHead).filter(chain=GLOBAL_CHAIN).update(hash=previous)
 
 
 def test_keying_signs_an_intact_unkeyed_chain(db):
@@ -309,5 +309,5 @@ def test_keying_leaves_a_damaged_unkeyed_chain_to_be_named(db):
         "",
         "",
     ]
-    assert "event #3: unlinked (does not link to the event before it)" in problems
-    assert any(problem.startswith("event #4: forged") for problem in problems)
+    assert "[audit] event #3: unlinked (does not link to the event before it)" in problems
+    assert any(problem.startswith("[audit] event #4: forged") for problem in problems)

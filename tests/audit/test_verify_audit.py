@@ -26,6 +26,10 @@ COLUMNS = (
 )
 
 
+# The five events are the chain of organisation 1.
+ORGANISATION = 1
+
+
 @pytest.fixture
 def five_events(db) -> None:
     for number in range(1, 6):
@@ -33,7 +37,7 @@ def five_events(db) -> None:
             f"tests.event{number}",
             actor=None,
             subject_id=number,
-            organisation_id=1,
+            organisation_id=ORGANISATION,
             object_type="tests.thing",
             object_id=number,
             data={"n": number},
@@ -63,6 +67,11 @@ def behind_the_back(model: type[Any] = AuditEvent) -> QuerySet[Any]:
     return QuerySet(model=model)
 
 
+def head() -> QuerySet[Any]:
+    """The chain head row of the five events, as someone with database access reaches it."""
+    return behind_the_back(AuditChainHead).filter(chain=ORGANISATION)
+
+
 def event(seq: int) -> AuditEvent:
     return AuditEvent.objects.get(seq=seq)
 
@@ -88,7 +97,7 @@ def rechain_from(seq: int, ring: KeyRing, **changes: Any) -> None:
             **{name: getattr(row, name) for name in (*changes, "prev_hash", "key_id", "hash")}
         )
         previous = row.hash
-    behind_the_back(AuditChainHead).filter(pk=1).update(hash=previous)
+    head().update(hash=previous)
 
 
 # --- an intact trail ----------------------------------------------------------------------------
@@ -122,7 +131,8 @@ def test_verify_audit_passes_against_a_checkpoint_kept_outside(five_events, tmp_
 
     out, err = verify("--checkpoints", str(kept))
 
-    assert "intact: 5 events verified, 1 checkpoint(s) match, the latest at #5" in out
+    assert "intact: 5 events verified in 1 chain(s), 1 checkpoint(s) match" in out
+    assert "audit:org:1: 5 events, the latest checkpoint at #5" in out
     assert err == ""
 
 
@@ -231,7 +241,7 @@ def test_verify_audit_names_the_last_event_deleted(five_events):
 
 
 def test_verify_audit_names_a_last_event_that_is_not_the_chain_head(five_events):
-    behind_the_back(AuditChainHead).filter(pk=1).update(hash=event(4).hash)
+    head().update(hash=event(4).hash)
 
     err = verify_failing()
 
@@ -252,6 +262,7 @@ def forge_event(seq: int, *, key: bytes | None = None, key_id: str = "derived") 
     old unkeyed SHA-256 link, or an HMAC with a key of their own."""
     previous = event(seq - 1)
     forged = AuditEvent(
+        chain=previous.chain,
         seq=seq,
         at=previous.at + timedelta(seconds=1),
         action="people.employee.viewed",
@@ -280,7 +291,7 @@ def test_verify_audit_names_an_appended_forged_event(five_events):
 
 def test_verify_audit_names_a_forged_event_even_when_the_head_was_moved_to_it(five_events):
     forge_event(6, key=b"a key of the attacker's own, 32 bytes long")
-    behind_the_back(AuditChainHead).filter(pk=1).update(seq=6, hash=event(6).hash)
+    head().update(seq=6, hash=event(6).hash)
 
     err = verify_failing()
 
@@ -289,7 +300,7 @@ def test_verify_audit_names_a_forged_event_even_when_the_head_was_moved_to_it(fi
 
 def test_verify_audit_names_an_event_signed_with_an_unknown_key(five_events):
     forge_event(6, key=b"a key of the attacker's own, 32 bytes long", key_id="k9")
-    behind_the_back(AuditChainHead).filter(pk=1).update(seq=6, hash=event(6).hash)
+    head().update(seq=6, hash=event(6).hash)
 
     err = verify_failing()
 
@@ -334,7 +345,7 @@ def test_verify_audit_names_a_deleted_tail(five_events, tmp_path):
     kept = checkpoint_file(tmp_path)
     sql("DELETE FROM audit_auditevent WHERE seq IN (4, 5)")
     sql("DELETE FROM audit_auditcheckpoint")
-    behind_the_back(AuditChainHead).filter(pk=1).update(seq=3, hash=event(3).hash)
+    head().update(seq=3, hash=event(3).hash)
 
     err = verify_failing("--checkpoints", str(kept))
 
@@ -344,7 +355,7 @@ def test_verify_audit_names_a_deleted_tail(five_events, tmp_path):
 
 def test_verify_audit_does_not_see_a_deleted_tail_without_a_checkpoint_of_it(five_events):
     sql("DELETE FROM audit_auditevent WHERE seq IN (4, 5)")
-    behind_the_back(AuditChainHead).filter(pk=1).update(seq=3, hash=event(3).hash)
+    head().update(seq=3, hash=event(3).hash)
 
     # The limit docs/operations.md names: nothing outside the database saw #4 and #5.
     out, _err = verify()
@@ -393,7 +404,7 @@ def test_verify_audit_reads_the_configured_checkpoint_file(
         call_command("audit_checkpoint", stdout=StringIO(), stderr=StringIO())
     sql("DELETE FROM audit_auditcheckpoint")
     sql("DELETE FROM audit_auditevent WHERE seq = 5")
-    behind_the_back(AuditChainHead).filter(pk=1).update(seq=4, hash=event(4).hash)
+    head().update(seq=4, hash=event(4).hash)
 
     assert "event #5: deleted tail (events #5 are gone" in verify_failing()
 

@@ -18,7 +18,7 @@ def test_seed_demo_talks_per_employee_gives_each_employee_talks_with_their_manag
     with_manager = Employee.objects.filter(
         organisation__slug="hospital", manager__isnull=False, status="active"
     )
-    talks = Talk.objects.select_related("employee")
+    talks = Talk.objects.filter(uid__startswith="bench-").select_related("employee")
     assert talks.count() == 10 * with_manager.count()
     assert all(t.counterpart_id == t.employee.manager_id for t in talks[:200])
     assert talks.filter(state__in=sorted(OPEN_STATES), awaiting__isnull=False).exists()
@@ -27,7 +27,12 @@ def test_seed_demo_talks_per_employee_gives_each_employee_talks_with_their_manag
     assert len(set(talks.values_list("uid", flat=True))) == talks.count()
 
 
-def test_seed_demo_writes_no_talks_by_default() -> None:
+def test_seed_demo_writes_only_the_talks_to_try_the_record_with_by_default() -> None:
     call_command("seed_demo", verbosity=0)
 
-    assert not Talk.objects.exists()
+    talks = Talk.objects.order_by("pk")
+    assert [(t.employee.name, t.state) for t in talks] == [
+        ("王晓燕", "in_progress"),
+        ("王晓燕", "scheduled"),
+    ]
+    assert talks[0].record.blocks.filter(section="went_well", version=1).exists()

@@ -52,7 +52,7 @@ def ward(hospital: Hospital, frozen: None) -> Hospital:
 
 
 def events(action: str) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=action).order_by("seq"))
+    return list(AuditEvent.objects.filter(action=action).order_by("pk"))
 
 
 # --- who may ask whom -------------------------------------------------------------------------

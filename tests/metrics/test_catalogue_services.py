@@ -53,7 +53,7 @@ def assign_visits(hospital: Hospital, visits: Kpi, **overrides: Any) -> KpiAssig
 
 
 def events(action: str) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=action).order_by("seq"))
+    return list(AuditEvent.objects.filter(action=action).order_by("pk"))
 
 
 # --- assign_kpi ------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_load_pack_restores_changed_names_and_units(hospital: Hospital) -> None:
 
     kpi = Kpi.objects.get(code="surgeries")
     assert (kpi.name, kpi.unit) == ("手术量", "台")
-    event = AuditEvent.objects.filter(action="metrics.kpi_pack.loaded").order_by("-seq").first()
+    event = AuditEvent.objects.filter(action="metrics.kpi_pack.loaded").order_by("-pk").first()
     assert event is not None
     assert event.data == {"pack": "hospital", "created": 0, "updated": 1, "kpis": 4}
 

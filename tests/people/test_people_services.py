@@ -22,7 +22,7 @@ from tests.factories import EmployeeFactory
 
 
 def last_event(action: str) -> AuditEvent:
-    return AuditEvent.objects.filter(action=action).order_by("-seq").first()
+    return AuditEvent.objects.filter(action=action).order_by("-pk").first()
 
 
 def path_of(employee: Employee) -> str:

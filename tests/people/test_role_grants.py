@@ -29,7 +29,7 @@ def test_department_hr_grants_a_department_head_within_their_subtree(hospital: H
     )
 
     assert assignment.granted_by == hospital.hr_cardiology.user
-    event = AuditEvent.objects.filter(action="people.role.assigned").latest("seq")
+    event = AuditEvent.objects.filter(action="people.role.assigned").latest("pk")
     assert (event.outcome, event.actor_id) == ("ok", hospital.hr_cardiology.user.pk)
 
 

@@ -18,7 +18,7 @@ def denials_of(employee_id: int, actor) -> list[AuditEvent]:
             outcome=Outcome.DENIED,
             object_id=str(employee_id),
             actor=actor,
-        ).order_by("seq")
+        ).order_by("pk")
     )
 
 

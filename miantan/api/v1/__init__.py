@@ -57,6 +57,9 @@ api.add_router("/", people_router)
 api.add_router("/metrics/", metrics_router)
 api.add_router("/", "miantan.api.v1.profiles.router")
 api.add_router("/", "miantan.api.v1.talks.router")
+api.add_router("/", "miantan.api.v1.templates.router")
+api.add_router("/", "miantan.api.v1.records.router")
+api.add_router("/", "miantan.api.v1.record_extras.router")
 
 
 @api.exception_handler(DomainError)

@@ -32,6 +32,7 @@ from miantan.interviews.queries import (
     talks_visible_to,
 )
 from miantan.people.scopes import scope_for
+from miantan.records.services import start_record
 from miantan.scheduling.slots import RankedSlot
 
 from .paging import BoundedPageNumberPagination
@@ -428,9 +429,11 @@ def cancel_talk(request: HttpRequest, talk_id: int) -> object:
 
 @router.post("/talks/{int:talk_id}/start", response={200: TalkDetailOut, **REFUSED})
 def start_talk(request: HttpRequest, talk_id: int) -> object:
-    """Open the talk's record, from 30 minutes before its time."""
+    """Start the talk and open its record (GET /talks/{id}/record), from 30 minutes before
+    its time."""
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.started")
-    return services.start_talk(talk, actor=request.user)
+    start_record(talk, actor=request.user)
+    return talk
 
 
 @router.put(

@@ -32,6 +32,7 @@ from miantan.metrics.models import Kpi
 from miantan.metrics.profiles import access_department_profile, access_profile
 from miantan.metrics.rules import can_record_evidence, can_remove_evidence
 from miantan.people.queries import access_employee
+from miantan.records.feedback import feedback_in_file
 
 
 class EvidenceForm(forms.Form):
@@ -97,6 +98,7 @@ def _profile_page(
             "evidence_form": form if can_record else None,
             "removable": removable,
             "last_talks": last_talks_of(employee, viewer=request.user),
+            "after_talk": feedback_in_file(employee, viewer=request.user),
         },
         status=status,
     )

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,6 +29,7 @@ from miantan.people.services import (
     has_active_administrator,
     time_zone_names,
 )
+from miantan.records.templates import install_builtin_templates
 from miantan.scheduling.work_patterns import set_up_organisation
 
 from ..forms import QuickSelect
@@ -155,16 +157,19 @@ def organisations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            organisation = set_up_organisation(
-                slug=data["slug"],
-                name=data["name"],
-                name_en=data["name_en"],
-                time_zone=data["time_zone"],
-                root_code=data["root_code"],
-                root_name=data["root_name"],
-                hours=data["hours"],
-                actor=request.user,
-            )
+            # With the built-in talk record templates, in the same transaction.
+            with transaction.atomic():
+                organisation = set_up_organisation(
+                    slug=data["slug"],
+                    name=data["name"],
+                    name_en=data["name_en"],
+                    time_zone=data["time_zone"],
+                    root_code=data["root_code"],
+                    root_name=data["root_name"],
+                    hours=data["hours"],
+                    actor=request.user,
+                )
+                install_builtin_templates(organisation)
         except DomainError as error:
             _add_errors(form, error)
         else:

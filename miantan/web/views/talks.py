@@ -50,13 +50,14 @@ from miantan.interviews.services import (
     decline_talk,
     describe_conflicts,
     propose_time,
-    start_talk,
     update_agenda,
 )
 from miantan.metrics.enums import BriefTopic
 from miantan.people.models import Employee
 from miantan.people.rules import can_view_employee
 from miantan.people.scopes import scope_for
+from miantan.records.queries import record_link
+from miantan.records.services import start_record
 
 from ..talk_forms import (
     AgendaForm,
@@ -168,6 +169,7 @@ def _detail(
         "ics_url": _ics_url(talk),
         "brief_url": _brief_url(user, talk),
         "activities": list(talk.activities.select_related("actor")),
+        "record": record_link(user, talk),
         "open_section": _open_section(decline_form, cancel_form, agenda_form),
     }
     return render(request, "web/talks/detail.html", context, status=status)
@@ -275,9 +277,12 @@ def talk_cancel(request: HttpRequest, talk_id: int) -> HttpResponse:
 @require_POST
 def talk_start(request: HttpRequest, talk_id: int) -> HttpResponse:
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.started")
-    return _act(
-        request, talk, lambda: start_talk(talk, actor=request.user), _("The talk has started.")
+    response = _act(
+        request, talk, lambda: start_record(talk, actor=request.user), _("The talk has started.")
     )
+    if response.status_code == 302:
+        return redirect("web:record", talk_id=talk.pk)
+    return response
 
 
 @login_required

@@ -4,16 +4,23 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from miantan.audit.models import AuditCheckpoint
-from miantan.audit.services import as_signed, export_checkpoint_line, write_checkpoint
+from miantan.audit.hashing import chain_name
+from miantan.audit.models import AuditChainHead, AuditCheckpoint
+from miantan.audit.services import (
+    as_signed,
+    export_checkpoint_line,
+    organisation_of,
+    write_checkpoint,
+)
 from miantan.audit.verification import DATABASE
 
 
 class Command(BaseCommand):
     help = (
-        "Sign the audit chain's current head as a checkpoint, store it, append it to"
-        " MIANTAN_AUDIT_CHECKPOINT_FILE and print it (keep the printed line elsewhere: a cron"
-        " job mails it). With --export FILE, write every stored checkpoint to FILE."
+        "Sign the current head of every audit chain (the global one and one per organisation)"
+        " as a checkpoint, store it, append it to MIANTAN_AUDIT_CHECKPOINT_FILE and print it,"
+        " one line per chain (keep the printed lines elsewhere: a cron job mails them). With"
+        " --export FILE, write every stored checkpoint to FILE."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,22 +34,25 @@ class Command(BaseCommand):
         if options["export"]:
             self._export(Path(options["export"]))
             return
-        checkpoint = write_checkpoint()
-        if checkpoint is None:
-            latest = AuditCheckpoint.objects.order_by("-seq").first()
-            if latest is None:
-                self.stderr.write("the audit trail is empty: nothing to checkpoint")
-                return
-            self.stderr.write(f"the head #{latest.seq} is already checkpointed")
-        else:
-            latest = checkpoint
-            target = settings.MIANTAN_AUDIT_CHECKPOINT_FILE or "no file configured"
-            self.stderr.write(f"checkpoint of #{checkpoint.seq} written ({target})")
-        self.stdout.write(as_signed(latest, source=DATABASE).to_json())
+        heads = list(AuditChainHead.objects.filter(seq__gt=0).order_by("chain"))
+        if not heads:
+            self.stderr.write("the audit trail is empty: nothing to checkpoint")
+            return
+        target = settings.MIANTAN_AUDIT_CHECKPOINT_FILE or "no file configured"
+        for head in heads:
+            name = chain_name(head.chain)
+            checkpoint = write_checkpoint(organisation_of(head.chain))
+            if checkpoint is not None:
+                self.stderr.write(f"{name}: checkpoint of #{checkpoint.seq} written ({target})")
+            else:
+                # Only a head that is checkpointed already gets none.
+                checkpoint = AuditCheckpoint.objects.filter(chain=head.chain).latest("seq", "pk")
+                self.stderr.write(f"{name}: the head #{checkpoint.seq} is already checkpointed")
+            self.stdout.write(as_signed(checkpoint, source=DATABASE).to_json())
 
     def _export(self, path: Path) -> None:
         count = 0
-        for checkpoint in AuditCheckpoint.objects.order_by("seq", "pk"):
+        for checkpoint in AuditCheckpoint.objects.order_by("chain", "seq", "pk"):
             if not export_checkpoint_line(as_signed(checkpoint, source=DATABASE).to_json(), path):
                 raise CommandError(f"cannot write {path}")
             count += 1

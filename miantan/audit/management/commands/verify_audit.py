@@ -1,15 +1,19 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count
 
+from miantan.audit.hashing import chain_name, parse_chain_name
 from miantan.audit.models import AuditEvent
 from miantan.audit.verification import gather_checkpoints, verify_chain
+from miantan.core.chain import Checkpoint
 
 
 class Command(BaseCommand):
     help = (
-        "Verify the audit trail's signed hash chain against its checkpoints; names every"
-        " altered, forged, removed, reordered or re-chained event and a deleted tail."
+        "Verify every audit chain (the global one and one per organisation) against its"
+        " checkpoints; names the chain and sequence number of every altered, forged, removed,"
+        " reordered or re-chained event and of a deleted tail."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,15 +34,31 @@ class Command(BaseCommand):
         problems += verify_chain(checkpoints)
         for problem in problems:
             self.stderr.write(str(problem))
-        total = AuditEvent.objects.count()
+        counts = dict(
+            AuditEvent.objects.order_by("chain")
+            .values("chain")
+            .annotate(events=Count("pk"))
+            .values_list("chain", "events")
+        )
+        total = sum(counts.values())
         if problems:
             raise CommandError(f"audit trail damaged: {len(problems)} problem(s) in {total} events")
-        latest = max(checkpoints, key=lambda checkpoint: checkpoint.seq, default=None)
-        against = (
-            f", {len(checkpoints)} checkpoint(s) match, the latest at #{latest.seq} ({latest.at})"
-            if latest is not None
-            else ", no checkpoint to compare with"
-        )
         self.stdout.write(
-            self.style.SUCCESS(f"audit trail intact: {total} events verified{against}")
+            self.style.SUCCESS(
+                f"audit trail intact: {total} events verified in {len(counts)} chain(s),"
+                f" {len(checkpoints)} checkpoint(s) match"
+            )
         )
+        latest: dict[int, Checkpoint] = {}
+        for checkpoint in checkpoints:
+            chain = parse_chain_name(checkpoint.chain)
+            if chain is not None and checkpoint.seq >= latest.get(chain, checkpoint).seq:
+                latest[chain] = checkpoint
+        for chain, events in counts.items():
+            seen = latest.get(chain)
+            against = (
+                f"the latest checkpoint at #{seen.seq} ({seen.at})"
+                if seen is not None
+                else "no checkpoint to compare with"
+            )
+            self.stdout.write(f"  {chain_name(chain)}: {events} events, {against}")

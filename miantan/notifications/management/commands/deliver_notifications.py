@@ -1,7 +1,8 @@
 """`manage.py deliver_notifications [--loop] [--interval S]`: the due-row worker loop.
 
-Each round expires overdue talk requests (which queues their notifications) and then sends
-every notification that is due. Safe to run in several processes at once."""
+Each round expires overdue talk requests (which queues their notifications), starts the
+booked talks whose time has come (their records open for both sides), and then sends every
+notification that is due. Safe to run in several processes at once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from miantan.notifications.services import deliver_due
 
 class Command(BaseCommand):
     help = (
-        "Expire overdue talk requests and send the notifications that are due. With --loop, "
+        "Expire overdue talk requests, start talks whose time has come and send the "
+        "notifications that are due. With --loop, "
         "repeat every --interval seconds until stopped (SIGINT or SIGTERM end the round first)."
     )
 
@@ -55,8 +57,10 @@ class Command(BaseCommand):
 def run_round(*, limit: int = 200) -> tuple[int, int]:
     """One round: (talks expired, notifications sent). Sends batches until none is due."""
     from miantan.interviews.services import expire_due_requests
+    from miantan.records.services import start_due_talks
 
     expired = expire_due_requests()
+    start_due_talks()
     sent = 0
     while True:
         batch = deliver_due(limit=limit)

@@ -19,6 +19,7 @@ from miantan.metrics.services import PackLoad, load_pack_for
 from miantan.people.enums import Language
 from miantan.people.models import Organisation
 from miantan.people.services import DEFAULT_TIME_ZONE, create_first_administrator
+from miantan.records.templates import install_builtin_templates
 from miantan.scheduling.work_patterns import set_up_organisation
 
 PASSWORD_VARIABLE = "MIANTAN_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a secret
@@ -103,6 +104,7 @@ class Command(BaseCommand):
                     hours=hours,
                     actor=None,
                 )
+                templates = install_builtin_templates(organisation)
                 if username:
                     create_first_administrator(
                         organisation,
@@ -117,7 +119,9 @@ class Command(BaseCommand):
                 loaded = [load_pack_for(organisation, pack, actor=None) for pack in packs]
         except DomainError as error:
             raise CommandError(_describe(error)) from None
-        self._report(organisation, hours, username, password if generated else "", loaded)
+        self._report(
+            organisation, hours, username, password if generated else "", loaded, len(templates)
+        )
 
     def _report(
         self,
@@ -126,6 +130,7 @@ class Command(BaseCommand):
         username: str,
         generated_password: str,
         loaded: list[PackLoad],
+        templates: int,
     ) -> None:
         days = ", ".join(str(WEEKDAYS_ABBR[day]) for day in sorted(hours))
         stretches = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in next(iter(hours.values())))
@@ -136,6 +141,7 @@ class Command(BaseCommand):
                 f"{stretches} on {days}."
             )
         )
+        self.stdout.write(f"Installed {templates} built-in talk record templates.")
         for load in loaded:
             self.stdout.write(
                 f"Loaded the KPI pack {load.pack!r}: {len(load.kpis)} KPIs in the catalogue."

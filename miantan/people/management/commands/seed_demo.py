@@ -2,12 +2,15 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from miantan.interviews.demo import fill_talks
 from miantan.metrics.demo import fill_generated, seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
 from miantan.people.models import Department, Employee, Organisation
+from miantan.records.demo import seed_records
+from miantan.records.templates import install_builtin_templates
 from miantan.scheduling.demo import seed_scheduling
 
 
@@ -66,7 +69,11 @@ class Command(BaseCommand):
                 return
             raise CommandError("The database already holds organisations; seed_demo needs none.")
         started = time.perf_counter()
-        hospital, factory = seed_demo(password=options["password"])
+        with transaction.atomic():
+            hospital, factory = seed_demo(password=options["password"])
+            for organisation in (hospital, factory):
+                install_builtin_templates(organisation)
+            seed_records(hospital)
         for organisation in (hospital, factory):
             seed_metrics(organisation)
             seed_scheduling(organisation)

@@ -1,0 +1,67 @@
+"""What a record is made of: field types, who fills a section, the record's states, note tiers."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+
+class FieldType(models.TextChoices):
+    SHORT_TEXT = "short_text", _("Short text")
+    LONG_TEXT = "long_text", _("Long text")
+    NUMBER = "number", _("Number")
+    RATING = "rating", _("Rating scale")
+    CHOICE = "choice", _("Choice")
+    KPI_TABLE = "kpi_table", _("KPI table")
+    GOALS = "goals", _("SMART goals")
+    DATE = "date", pgettext_lazy("field type", "Date")
+
+
+class Filler(models.TextChoices):
+    """Who writes a section (PRODUCT.md C2). The talk's counterpart fills "manager" sections."""
+
+    EMPLOYEE = "employee", pgettext_lazy("filled by", "the employee")
+    MANAGER = "manager", pgettext_lazy("filled by", "the manager")
+    HR = "hr", pgettext_lazy("filled by", "HR")
+    BOTH = "both", pgettext_lazy("filled by", "both sides")
+
+
+class Side(models.TextChoices):
+    """A person's part in a record."""
+
+    EMPLOYEE = "employee", pgettext_lazy("side", "employee")
+    MANAGER = "manager", pgettext_lazy("side", "manager")
+    HR = "hr", pgettext_lazy("side", "HR")
+
+
+class RecordState(models.TextChoices):
+    PREPARING = "preparing", pgettext_lazy("record state", "preparing")
+    IN_PROGRESS = "in_progress", pgettext_lazy("record state", "in progress")
+    CONFIRMED = "confirmed", pgettext_lazy("record state", "ready to sign")
+
+
+# While these hold, the sections can still be written.
+WRITABLE_STATES = frozenset({RecordState.PREPARING, RecordState.IN_PROGRESS})
+
+
+class NoteTier(models.TextChoices):
+    """PRODUCT.md C6: a note moves only upwards, private → shared → formal."""
+
+    PRIVATE = "private", pgettext_lazy("note tier", "private")
+    SHARED = "shared", pgettext_lazy("note tier", "shared")
+    FORMAL = "formal", pgettext_lazy("note tier", "formal")
+
+
+TIER_ORDER = (NoteTier.PRIVATE, NoteTier.SHARED, NoteTier.FORMAL)
+
+
+class RecordEvent(models.TextChoices):
+    """Audit codes `records.<event>` and what the other side is told."""
+
+    OPENED = "opened", pgettext_lazy("record event", "opened the record")
+    SAVED = "saved", pgettext_lazy("record event", "saved a section")
+    SUBMITTED = "submitted", pgettext_lazy("record event", "submitted a sealed section")
+    COMMENTED = "commented", pgettext_lazy("record event", "commented")
+    CONFIRMED = "confirmed", pgettext_lazy("record event", "confirmed the record")
+    WITHDRAWN = "withdrawn", pgettext_lazy("record event", "confirmation withdrawn by a change")

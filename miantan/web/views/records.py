@@ -1,0 +1,335 @@
+"""The record of a talk: its sections filled by both sides, comments, revisions, confirmation.
+
+Every read goes through `records.queries.access_record` (audited, 404 outside its readers);
+every write through `records.services`. Section forms save with the block version they were
+rendered with; autosave (static/web/record.js) posts the same form and reads a JSON answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import time_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from miantan.core.errors import DomainError, InvalidFields
+from miantan.core.ids import as_id
+from miantan.interviews.models import Talk
+from miantan.interviews.queries import access_talk_to_act_on
+from miantan.records import queries, services
+from miantan.records.definitions import FieldType, localized
+from miantan.records.models import Block, Record
+
+from ..record_forms import values_from_post, with_blank_rows
+
+
+@login_required
+@require_GET
+def record_page(request: HttpRequest, talk_id: int) -> HttpResponse:
+    page = queries.access_record(request.user, talk_id)
+    return _render(request, page)
+
+
+@login_required
+@require_POST
+def record_open(request: HttpRequest, talk_id: int) -> HttpResponse:
+    """One of the two people opens the record to prepare their part."""
+    talk = access_talk_to_act_on(request.user, talk_id, action="records.record.opened")
+    try:
+        services.open_record(talk, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+        return redirect("web:talk_detail", talk_id=talk.pk)
+    return redirect("web:record", talk_id=talk.pk)
+
+
+@login_required
+@require_POST
+def block_save(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
+    page = queries.access_record(request.user, talk_id)
+    record, view = _block(page, block_id)
+    section = view.section
+    values = values_from_post(section.section, request.POST, view.block.values)
+    autosave = request.headers.get("X-Autosave") == "1"
+    try:
+        base = int(request.POST.get("version", ""))
+    except ValueError:
+        base = -1
+    try:
+        block = services.save_block(
+            record, view.block.pk, actor=request.user, values=values, base_version=base
+        )
+    except services.StaleBlock as stale:
+        theirs = queries.as_lines(section.section, stale.block.values)
+        if autosave:
+            return JsonResponse(
+                {
+                    "conflict": True,
+                    "message": str(stale.message),
+                    "theirs": theirs,
+                    "version": stale.block.version,
+                },
+                status=409,
+            )
+        page = queries.access_record(request.user, talk_id)
+        return _render(
+            request,
+            page,
+            status=409,
+            draft={stale.block.pk: values},
+            conflict={stale.block.pk: (stale.message, theirs)},
+        )
+    except InvalidFields as invalid:
+        if autosave:
+            return JsonResponse(
+                {"errors": {key: str(text) for key, text in invalid.errors.items()}}, status=400
+            )
+        page = queries.access_record(request.user, talk_id)
+        return _render(
+            request,
+            page,
+            status=400,
+            draft={view.block.pk: values},
+            errors={view.block.pk: [str(text) for text in invalid.errors.values()]},
+        )
+    except DomainError as error:
+        if autosave:
+            return JsonResponse({"message": str(error.message)}, status=error.status_code)
+        messages.error(request, str(error.message))
+        return redirect(_anchor(talk_id, section.section.key))
+    if autosave:
+        return JsonResponse(
+            {
+                "version": block.version,
+                "record_version": record.version,
+                "saved": _("Saved %(time)s")
+                % {"time": time_format(timezone.localtime(block.updated_at), "H:i")},
+            }
+        )
+    if request.POST.get("add") or request.POST.get("remove"):
+        return redirect(_anchor(talk_id, section.section.key))
+    messages.success(request, _("“%(section)s” was saved.") % {"section": section.title})
+    return redirect(_anchor(talk_id, section.section.key))
+
+
+@login_required
+@require_POST
+def block_submit(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
+    page = queries.access_record(request.user, talk_id)
+    record, view = _block(page, block_id)
+    try:
+        services.submit_block(
+            record,
+            view.block.pk,
+            actor=request.user,
+            base_version=_int(request.POST.get("version")),
+        )
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(
+            request,
+            _("You handed in “%(section)s”; it is shown to the other side once both have.")
+            % {"section": view.section.title},
+        )
+    return redirect(_anchor(talk_id, view.section.section.key))
+
+
+@login_required
+@require_GET
+def block_revisions(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
+    page, section, revisions = queries.revisions_of(request.user, talk_id, block_id)
+    return render(
+        request,
+        "web/records/revisions.html",
+        {"page": page, "talk": page.talk, "section": section, "revisions": revisions},
+    )
+
+
+@login_required
+@require_POST
+def comment_add(request: HttpRequest, talk_id: int) -> HttpResponse:
+    page = queries.access_record(request.user, talk_id)
+    record = _record(page)
+    section = request.POST.get("section", "")
+    try:
+        services.add_comment(
+            record, actor=request.user, section=section, body=request.POST.get("body", "")
+        )
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Your comment was added."))
+    return redirect(_anchor(talk_id, section))
+
+
+@login_required
+@require_POST
+def comment_resolve(request: HttpRequest, talk_id: int, comment_id: int) -> HttpResponse:
+    page = queries.access_record(request.user, talk_id)
+    record = _record(page)
+    try:
+        comment = services.resolve_comment(record, _int(comment_id), actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+        return redirect("web:record", talk_id=talk_id)
+    return redirect(_anchor(talk_id, comment.section))
+
+
+@login_required
+@require_POST
+def record_confirm(request: HttpRequest, talk_id: int) -> HttpResponse:
+    page = queries.access_record(request.user, talk_id)
+    record = _record(page)
+    try:
+        confirmed = services.confirm_record(
+            record, actor=request.user, version=_int(request.POST.get("version"))
+        )
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        if confirmed.confirmed_at is not None:
+            messages.success(request, _("Both sides confirmed: the record is ready to sign."))
+        else:
+            messages.success(request, _("You confirmed the record."))
+    return redirect("web:record", talk_id=talk_id)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _record(page: queries.RecordPage) -> Record:
+    if page.record is None or page.limited_to is not None:
+        raise Http404
+    return page.record
+
+
+def _block(page: queries.RecordPage, block_id: Any) -> tuple[Record, Any]:
+    record = _record(page)
+    pk = as_id(block_id)
+    for section in page.sections:
+        for view in section.blocks:
+            if view.block.pk == pk and view.readable:
+                return record, _Found(section=section, block=view.block)
+    raise Http404
+
+
+class _Found:
+    def __init__(self, *, section: queries.SectionView, block: Block) -> None:
+        self.section = section
+        self.block = block
+
+
+def _anchor(talk_id: Any, section: str) -> str:
+    from django.urls import reverse
+
+    return f"{reverse('web:record', args=[as_id(talk_id) or 0])}#section-{section}"
+
+
+def _int(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _render(
+    request: HttpRequest,
+    page: queries.RecordPage,
+    *,
+    status: int = 200,
+    draft: dict[int, dict[str, Any]] | None = None,
+    conflict: dict[int, tuple[Any, list[str]]] | None = None,
+    errors: dict[int, list[str]] | None = None,
+) -> HttpResponse:
+    """The record page. `draft` holds what somebody typed into a block whose save was
+    refused: it is shown in the form again, beside the newer text (`conflict`) or the errors."""
+    draft, conflict, errors = draft or {}, conflict or {}, errors or {}
+    sections = []
+    for view in page.sections:
+        blocks = []
+        for block_view in view.blocks:
+            pk = block_view.block.pk
+            values = draft.get(pk, block_view.values)
+            blocks.append(
+                {
+                    "view": block_view,
+                    "entries": _inputs(view, with_blank_rows(view.section, values))
+                    if block_view.writable
+                    else [],
+                    "conflict": conflict.get(pk),
+                    "errors": errors.get(pk, []),
+                    "lines": queries.as_lines(view.section, block_view.values)
+                    if block_view.readable
+                    else [],
+                }
+            )
+        sections.append({"view": view, "blocks": blocks})
+    talk: Talk = page.talk
+    context = {
+        "page": page,
+        "talk": talk,
+        "record": page.record,
+        "side": page.side,
+        "sections": sections,
+        "hints": page.record.hints if page.record is not None and page.limited_to is None else {},
+        "template_name": localized(page.record.template_version.template.name)
+        if page.record is not None
+        else "",
+    }
+    context.update(_extras(request, page))
+    return render(request, "web/records/page.html", context, status=status)
+
+
+def _inputs(view: queries.SectionView, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inputs of each entry of a section form (one entry for a plain section): name,
+    label, help, type and value of every field, with the rows of goal lists and KPI tables."""
+    section = view.section
+    entries = list(values.get("items") or []) if section.repeatable else [values]
+    shown = []
+    for number, entry in enumerate(entries):
+        prefix = f"f-{number}-" if section.repeatable else "f-"
+        fields = []
+        for spec in section.fields:
+            name = prefix + spec.key
+            value = entry.get(spec.key)
+            field: dict[str, Any] = {
+                "spec": spec,
+                "name": name,
+                "id": f"{name}-{view.section.key}",
+                "label": localized(spec.label),
+                "help": localized(spec.help),
+                "type": str(spec.type),
+                "value": "" if value is None else value,
+                "required": spec.required,
+            }
+            if spec.type == FieldType.RATING:
+                field["steps"] = spec.rating_steps()
+                field["value"] = str(value) if value is not None else ""
+            elif spec.type == FieldType.CHOICE:
+                field["choices"] = [(c.value, localized(c.label)) for c in spec.choices]
+            elif spec.type in (FieldType.GOALS, FieldType.KPI_TABLE):
+                field["rows"] = list(value or [])
+            fields.append(field)
+        shown.append({"number": number, "fields": fields})
+    return shown
+
+
+def _extras(request: HttpRequest, page: queries.RecordPage) -> dict[str, Any]:
+    """Notes, attachments and feedback of the record, as the viewer may see them."""
+    if page.record is None or page.limited_to is not None:
+        return {}
+    extras: dict[str, Any] = {}
+    try:
+        from miantan.records import notes
+
+        extras["notes"] = notes.notes_for(request.user, page.record)
+    except ImportError:
+        pass
+    return extras
