@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 
@@ -151,6 +153,31 @@ def record_comment(hospital: Hospital, client_as: Signer, marker: str) -> Reader
     return _page_of(client_as(hospital.nurse_wang), f"/talks/{talk_id}/record/")
 
 
+def private_note(hospital: Hospital, client_as: Signer, marker: str) -> Reader:
+    """周敏 writes a private note beside the record of her talk with 王芳."""
+    talk_id = _started_record(hospital, client_as)
+    client = client_as(hospital.head_nurse)
+    added = client.post(
+        f"/talks/{talk_id}/record/notes/", {"body": f"只给自己看：{marker}", "tier": "private"}
+    )
+    assert added.status_code == 302
+    return _page_of(client, f"/talks/{talk_id}/record/")
+
+
+def record_attachment(hospital: Hospital, client_as: Signer, marker: str) -> Reader:
+    """王芳 attaches a text file, named and written with the marker, to her record; the page
+    lists it by name (its content is checked absent from the database and logs too)."""
+    talk_id = _started_record(hospital, client_as)
+    upload = SimpleUploadedFile(
+        f"质控记录{marker}.txt", f"输液核对记录：{marker}\n".encode(), "text/plain"
+    )
+    attached = client_as(hospital.nurse_wang).post(
+        f"/talks/{talk_id}/record/attachments/", {"file": upload, "section": "went_well"}
+    )
+    assert attached.status_code == 302, attached.content.decode()[:300]
+    return _page_of(client_as(hospital.head_nurse), f"/talks/{talk_id}/record/")
+
+
 PLANTS = [
     Plant("talk request reason", talk_request_reason),
     Plant("decline reason", decline_reason),
@@ -158,6 +185,8 @@ PLANTS = [
     Plant("evidence note", evidence_note),
     Plant("record section", record_section),
     Plant("record comment", record_comment),
+    Plant("private note", private_note),
+    Plant("record attachment", record_attachment),
 ]
 
 
@@ -257,6 +286,18 @@ def test_no_marker_is_in_the_logs(planted: Planted):
     assert "INSERT INTO" in logged and "mt1:test:" in logged
     for name, marker in planted.markers.items():
         assert marker not in logged, f"the {name} is in the logs"
+
+
+def test_no_marker_is_in_the_stored_files(planted: Planted):
+    """Attachments are kept sealed, under names of their own, outside the web root."""
+    root = Path(settings.MIANTAN_ATTACHMENT_ROOT)
+    stored = [path for path in root.rglob("*") if path.is_file()]
+    assert stored, "the attachment was stored"
+    for path in stored:
+        content = path.read_bytes()
+        for name, marker in planted.markers.items():
+            assert marker.encode() not in content, f"the {name} is in {path}"
+            assert marker not in str(path), f"the {name} names {path}"
 
 
 def _everything_in(record: logging.LogRecord) -> str:

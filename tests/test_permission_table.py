@@ -307,7 +307,7 @@ class World:
         )
 
     def _note(self, target: str, viewer: Employee | None) -> Any:
-        """A note on the record the row's talk just got: 周敏's private one, or 王芳's shared one."""
+        """A note on the record the row's talk just got: 周敏's private one or 王芳's shared one."""
         if target not in EXTRA_TARGETS:
             return UNKNOWN_ID
         record = Record.objects.filter(organisation=self.hospital.organisation).latest("pk")

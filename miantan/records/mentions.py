@@ -32,8 +32,10 @@ from .messages import MENTIONED, queue_record_notification
 from .models import Mention, Record
 from .rules import own_employee, side_of
 
-# What may follow "@": anything up to a space or a punctuation mark.
-_MENTION = re.compile(r"@([^\s\x00-\x1f\x7f@,，.。;；:：!！?？、()（）\[\]【】<>《》\"'“”‘’]{1,40})")
+# What may follow "@": anything up to a space, a control character or a punctuation mark.
+_MENTION = re.compile(
+    r"@([^\s\x00-\x1f\x7f@,，.。;；:：!！?？、()（）\[\]【】<>《》\"'“”‘’]{1,40})"
+)
 # At most this many "@" in one text are looked at.
 MAX_MENTIONS = 20
 

@@ -284,12 +284,12 @@ def _tier(value: Any) -> NoteTier:
 def _formal_changed(record: Record, *, actor: Any, by: Employee) -> None:
     """A formal note is part of what is confirmed: its change raises the record's version and
     withdraws a confirmation given before it, as a change of a section does."""
-    from .services import _bump, _withdrawn
+    from .services import bump_version, tell_withdrawn
 
     current = Record.objects.select_for_update().select_related("talk").get(pk=record.pk)
-    withdrawn = _bump(current, timezone.now())
+    withdrawn = bump_version(current, timezone.now())
     if withdrawn:
-        _withdrawn(current, withdrawn, actor=actor, by=by)
+        tell_withdrawn(current, withdrawn, actor=actor, by=by)
     record.version = current.version
 
 

@@ -314,7 +314,7 @@ def save_block(
         block.updated_at = now
         block.save(update_fields=["values", "version", "updated_by", "updated_at"])
         _keep_revision(block, own, now)
-        withdrawn = _bump(current, now)
+        withdrawn = bump_version(current, now)
         audit(
             "records.block.saved",
             actor=actor,
@@ -324,7 +324,7 @@ def save_block(
             data={"section": block.section, "version": block.version},
         )
         if withdrawn:
-            _withdrawn(current, withdrawn, actor=actor, by=own)
+            tell_withdrawn(current, withdrawn, actor=actor, by=own)
     record.version, record.state = current.version, current.state
     return block
 
@@ -372,8 +372,10 @@ def _keep_revision(block: Block, author: Employee, now: datetime) -> None:
     )
 
 
-def _bump(record: Record, now: datetime) -> list[str]:
-    """Raise the record's version; returns the sides whose confirmation this withdraws."""
+def bump_version(record: Record, now: datetime) -> list[str]:
+    """Raise the record's version (any change of what will be signed: a block, a formal note);
+    returns the sides whose confirmation this withdraws. Inside the writer's transaction, on
+    the locked record."""
     withdrawn: list[str] = [str(side) for side in CONFIRMING_SIDES if record.confirmed_by(side)]
     record.version += 1
     fields = ["version", "updated_at"]
@@ -391,7 +393,7 @@ def _bump(record: Record, now: datetime) -> list[str]:
     return withdrawn
 
 
-def _withdrawn(record: Record, sides: list[str], *, actor: Any, by: Employee) -> None:
+def tell_withdrawn(record: Record, sides: list[str], *, actor: Any, by: Employee) -> None:
     talk = record.talk
     audit(
         "records.record.withdrawn",
@@ -432,7 +434,7 @@ def submit_block(record: Record, block_id: int, *, actor: Any, base_version: int
         now = timezone.now()
         block.submitted_at = now
         block.save(update_fields=["submitted_at"])
-        _bump(current, now)
+        bump_version(current, now)
         audit(
             "records.block.submitted",
             actor=actor,

@@ -397,19 +397,9 @@ def test_the_feedback_is_listed_in_the_employees_profile(hospital, record, clien
 # --- in a browser, on a phone ---------------------------------------------------------------
 
 
-@pytest.fixture
-def record_page_with_extras(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The record page shows notes, files and feedback as `extras_context` gives them."""
-    from miantan.web.views import records as record_views
-
-    monkeypatch.setattr(
-        record_views, "_extras", lambda request, page: extras_context(request.user, page)
-    )
-
-
 @pytest.mark.browser
 def test_browser_notes_files_and_feedback_on_a_phone(
-    live_server, hospital, browser, record_page_with_extras, settings, tmp_path
+    live_server, hospital, browser, settings, tmp_path
 ):
     from playwright.sync_api import expect
 

@@ -27,6 +27,7 @@ from miantan.records.definitions import FieldType, localized
 from miantan.records.models import Block, Record
 
 from ..record_forms import values_from_post, with_blank_rows
+from . import record_extras
 
 
 @login_required
@@ -323,13 +324,6 @@ def _inputs(view: queries.SectionView, values: dict[str, Any]) -> list[dict[str,
 
 def _extras(request: HttpRequest, page: queries.RecordPage) -> dict[str, Any]:
     """Notes, attachments and feedback of the record, as the viewer may see them."""
-    if page.record is None or page.limited_to is not None:
+    if page.record is None:
         return {}
-    extras: dict[str, Any] = {}
-    try:
-        from miantan.records import notes
-
-        extras["notes"] = notes.notes_for(request.user, page.record)
-    except ImportError:
-        pass
-    return extras
+    return record_extras.extras_context(request.user, page)
