@@ -56,7 +56,7 @@ def measure_records(add: Callable[[str, float, str], None], requests: int) -> No
     started = time.perf_counter()
     for talk in Talk.objects.filter(pk__in=chosen).select_related("organisation"):
         if not Record.objects.filter(talk=talk).exists():
-            services._create_record(talk)
+            services.create_record(talk)
     print(f"  {len(chosen)} records opened in {time.perf_counter() - started:.1f} s", flush=True)
     records = list(Record.objects.filter(talk_id__in=chosen).order_by("talk_id"))
     blocks = {

@@ -48,7 +48,7 @@ def seed_records(organisation: Organisation, *, now: datetime | None = None) -> 
             {"text": "夜班交接与休息安排", "source": "own", "data": {}},
         ],
     )
-    record = services._create_record(review)
+    record = services.create_record(review)
     went_well = Block.objects.get(record=record, section="went_well", side="")
     services.save_block(
         record,

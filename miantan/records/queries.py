@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Count
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record as audit
@@ -245,10 +246,12 @@ def _fill(page: RecordPage, record: Record) -> None:
     if page.limited_to is None:
         page.can_confirm = may_confirm(side, record) and not record.confirmed_by(side or "")
         page.can_comment = may_comment(side, record)
-        page.missing = _missing(side, page.definition, blocks)
+        page.missing = missing_for(side, page.definition, blocks)
 
 
-def _missing(side: str | None, definition: Definition, blocks: list[Block]) -> list[str]:
+def missing_for(side: str | None, definition: Definition, blocks: list[Block]) -> list[str]:
+    """What the side still has to fill (required fields of its sections) or hand in (its copy
+    of a sealed section), one line per section."""
     missing = []
     for section in definition.sections:
         if not writes(side, section):
@@ -257,12 +260,14 @@ def _missing(side: str | None, definition: Definition, blocks: list[Block]) -> l
             if block.section != section.key or (section.per_side and block.side != side):
                 continue
             fields = definitions.missing_required(section, block.values)
+            title = localized(section.title)
             if fields:
-                missing.append(f"{localized(section.title)}（{'、'.join(fields)}）")
-            elif section.per_side and block.submitted_at is None:
                 missing.append(
-                    _("%(section)s: hand in your part") % {"section": localized(section.title)}
+                    _("%(section)s (%(fields)s)")
+                    % {"section": title, "fields": pgettext("list of fields", ", ").join(fields)}
                 )
+            elif section.per_side and block.submitted_at is None:
+                missing.append(_("%(section)s: hand in your part") % {"section": title})
     return missing
 
 
@@ -312,9 +317,10 @@ def revisions_of(
 def as_lines(section: Section, values: dict[str, Any]) -> list[str]:
     """A block's values as readable lines ("label: value"), the form a diff compares."""
     entries = values.get("items", []) if section.repeatable else [values]
+    numbered = section.repeatable and len(entries) > 1
     lines: list[str] = []
     for number, entry in enumerate(entries, start=1):
-        prefix = f"{number}. " if section.repeatable else ""
+        prefix = f"{number}. " if numbered else ""
         for spec in section.fields:
             value = entry.get(spec.key)
             if value in (None, "", []):
@@ -339,6 +345,8 @@ def _field_lines(spec: Field, value: Any) -> list[str]:
     if spec.type == definitions.FieldType.CHOICE:
         choice = next((c for c in spec.choices if c.value == value), None)
         return [localized(choice.label) if choice else str(value)]
+    if spec.type == definitions.FieldType.NUMBER and spec.unit:
+        return [f"{value} {spec.unit}"]
     if spec.type == definitions.FieldType.RATING:
         anchor = localized(spec.anchors.get(str(value)))
         return [f"{value}" + (f"（{anchor}）" if anchor else "")]

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from miantan.audit.enums import Outcome
 from miantan.audit.services import record as audit
@@ -31,6 +32,7 @@ from .definitions import Definition, Section
 from .enums import RecordEvent, RecordState, Side
 from .messages import queue_record_notification
 from .models import Block, BlockRevision, Comment, Record, Template, TemplateVersion
+from .queries import missing_for
 from .rules import (
     CONFIRMING_SIDES,
     may_comment,
@@ -167,6 +169,13 @@ def _locked_version(talk: Talk) -> TemplateVersion:
     if template.current_id is None or template.current_id == chosen.pk:
         return chosen
     return TemplateVersion.objects.get(pk=template.current_id)
+
+
+def create_record(talk: Talk) -> Record:
+    """The talk's record, opened in progress without anybody's action (the talk's time came;
+    demo and benchmark data)."""
+    with transaction.atomic():
+        return _create_record(talk)
 
 
 def _create_record(talk: Talk) -> Record:
@@ -428,7 +437,8 @@ def submit_block(record: Record, block_id: int, *, actor: Any, base_version: int
         missing = definitions.missing_required(section, block.values)
         if missing:
             raise IncompleteRecord(
-                _("Fill in %(fields)s before handing it in.") % {"fields": "、".join(missing)},
+                _("Fill in %(fields)s before handing it in.")
+                % {"fields": pgettext("list of fields", ", ").join(missing)},
                 code="incomplete",
             )
         now = timezone.now()
@@ -534,10 +544,11 @@ def confirm_record(record: Record, *, actor: Any, version: int) -> Record:
                 _("The record changed since you read it; read it again before confirming."),
                 code="stale",
             )
-        missing = _missing_for(side, definition, list(current.blocks.all()))
+        missing = missing_for(side, definition, list(current.blocks.all()))
         if missing:
             raise IncompleteRecord(
-                _("Before confirming, fill in: %(fields)s.") % {"fields": "; ".join(missing)},
+                _("Before confirming, fill in: %(fields)s.")
+                % {"fields": pgettext("list of sections", "; ").join(missing)},
                 code="incomplete",
             )
         now = timezone.now()
@@ -575,26 +586,6 @@ def confirm_record(record: Record, *, actor: Any, version: int) -> Record:
             current, RecordEvent.CONFIRMED, actor=own, data={"side": side, "both": both}
         )
     return current
-
-
-def _missing_for(side: str | None, definition: Definition, blocks: list[Block]) -> list[str]:
-    """What the side still has to fill (required fields of its sections) or hand in."""
-    from .definitions import localized
-
-    missing = []
-    for section in definition.sections:
-        if not writes(side, section):
-            continue
-        for block in blocks:
-            if block.section != section.key or (section.per_side and block.side != side):
-                continue
-            fields = definitions.missing_required(section, block.values)
-            title = localized(section.title)
-            if fields:
-                missing.append(f"{title}（{'、'.join(fields)}）")
-            elif section.per_side and block.submitted_at is None:
-                missing.append(_("%(section)s: hand in your part") % {"section": title})
-    return missing
 
 
 def _not_now(record: Record) -> str:

@@ -40,6 +40,7 @@ def test_both_people_see_the_record_with_their_sections_to_fill(hospital, client
         html = response.content.decode()
         assert 'data-testid="section-went_well"' in html
         assert 'data-testid="confirm-bar"' in html
+        assert 'data-testid="brief-link"' in html
     employee_page = client_as(hospital.nurse_wang).get(page_of(record)).content.decode()
     assert f'action="{save_url(block_of(record, "went_well"))}"' in employee_page
     assert f'action="{save_url(block_of(record, "manager"))}"' not in employee_page

@@ -28,6 +28,7 @@ from miantan.records.models import Block, Record
 
 from ..record_forms import values_from_post, with_blank_rows
 from . import record_extras
+from .talks import brief_url
 
 
 @login_required
@@ -284,6 +285,8 @@ def _render(
         if page.record is not None
         else "",
     }
+    if page.limited_to is None:
+        context["brief_url"] = brief_url(request.user, talk)
     context.update(_extras(request, page))
     return render(request, "web/records/page.html", context, status=status)
 

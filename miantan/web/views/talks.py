@@ -167,7 +167,7 @@ def _detail(
         "conflicts": conflict_message(conflicts),
         "error": error,
         "ics_url": _ics_url(talk),
-        "brief_url": _brief_url(user, talk),
+        "brief_url": brief_url(user, talk),
         "activities": list(talk.activities.select_related("actor")),
         "record": record_link(user, talk),
         "open_section": _open_section(decline_form, cancel_form, agenda_form),
@@ -190,7 +190,8 @@ def _ics_url(talk: Talk) -> str:
         return ""
 
 
-def _brief_url(user: Any, talk: Talk) -> str:
+def brief_url(user: Any, talk: Talk) -> str:
+    """The brief on the talk's employee for its topic, for those who may see the person."""
     if not can_view_employee.test(user, talk.employee):
         return ""
     url = reverse("web:brief", args=[talk.employee_id])
