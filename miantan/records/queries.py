@@ -138,9 +138,13 @@ class RecordPage:
                 "You were mentioned in this record: you can read the sections that mention you."
             )
         if side not in CONFIRMING_SIDES:
-            if side == Side.HR:
+            if side == Side.HR and any(view.mine for view in self.sections):
                 return _(
                     "Fill in the HR sections and comment where needed; the two people confirm."
+                )
+            if side == Side.HR:
+                return _(
+                    "You follow this record and may comment; the two people write and confirm it."
                 )
             return _("You follow this record; the two people write and confirm it.")
         if record.state == RecordState.PREPARING:

@@ -292,6 +292,20 @@ def test_transition_refuses_a_stale_talk_and_an_unknown_path(ward: Hospital) -> 
     assert talk.state == TalkState.DECLINED
 
 
+def test_transition_refuses_a_copy_older_than_a_step_that_kept_the_state(ward: Hospital) -> None:
+    """The agenda edit keeps the talk's state; a step taken on the copy read before it is
+    refused by the version, not only by the state."""
+    talk = request_talk(ward.head_nurse, requester=ward.nurse_wang.user, details=QUARTERLY)
+    stale = Talk.objects.get(pk=talk.pk)
+    update_agenda(talk, actor=ward.head_nurse.user, items=["本季度回顾"])
+    assert stale.state == Talk.objects.get(pk=talk.pk).state
+
+    with pytest.raises(ConflictError) as refused:
+        decline_talk(stale, actor=ward.head_nurse.user, reason="不合适")
+    assert refused.value.code == "stale"
+    assert Talk.objects.get(pk=talk.pk).version == stale.version + 1
+
+
 def test_expire_due_requests_expires_each_overdue_request_once(ward: Hospital) -> None:
     waiting = request_talk(ward.head_nurse, requester=ward.nurse_wang.user, details=QUARTERLY)
     answered = request_talk(ward.head, requester=ward.doctor_li.user, details=QUARTERLY)

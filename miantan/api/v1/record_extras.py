@@ -16,9 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import ValidationError
 
 from miantan.core.errors import InvalidFields
 from miantan.records import attachments, feedback, notes
@@ -26,6 +24,7 @@ from miantan.records.enums import NoteTier
 from miantan.records.models import Note, Record
 from miantan.records.queries import access_record
 
+from .bodies import body_of, parse
 from .schemas import ErrorOut, PersonRef
 
 router = Router(tags=["record notes, files and feedback"])
@@ -127,15 +126,6 @@ class RequirementsIn(Schema):
     requirements: str
 
 
-def _body_of(schema: type[Schema]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "content": {"application/json": {"schema": schema.model_json_schema()}},
-            "required": True,
-        }
-    }
-
-
 UPLOAD_BODY = {
     "requestBody": {
         "content": {
@@ -177,13 +167,13 @@ def list_record_notes(request: HttpRequest, talk_id: int) -> object:
 @router.post(
     "/talks/{int:talk_id}/record/notes",
     response={201: NoteOut, **REFUSED},
-    openapi_extra=_body_of(NoteIn),
+    openapi_extra=body_of(NoteIn),
 )
 def add_record_note(request: HttpRequest, talk_id: int) -> object:
     """A new note by one of the two people (private unless `tier` says otherwise), while the
     record is written; 409 once it is confirmed."""
     record = _record(request, talk_id)
-    data = _parse(NoteIn, request)
+    data = parse(NoteIn, request)
     note = notes.add_note(record, actor=request.user, body=data.body, tier=data.tier)
     return Status(201, _own_note(request, note))
 
@@ -191,13 +181,13 @@ def add_record_note(request: HttpRequest, talk_id: int) -> object:
 @router.put(
     "/talks/{int:talk_id}/record/notes/{int:note_id}",
     response={200: NoteOut, **REFUSED},
-    openapi_extra=_body_of(NoteTextIn),
+    openapi_extra=body_of(NoteTextIn),
 )
 def edit_record_note(request: HttpRequest, talk_id: int, note_id: int) -> object:
     """Change the text of my note (it keeps its tier)."""
     record = _record(request, talk_id)
     note = notes.access_note(request.user, record, note_id)
-    data = _parse(NoteTextIn, request)
+    data = parse(NoteTextIn, request)
     notes.edit_note(note, actor=request.user, body=data.body)
     return _own_note(request, note)
 
@@ -205,13 +195,13 @@ def edit_record_note(request: HttpRequest, talk_id: int, note_id: int) -> object
 @router.post(
     "/talks/{int:talk_id}/record/notes/{int:note_id}/promote",
     response={200: NoteOut, **REFUSED},
-    openapi_extra=_body_of(PromotionIn),
+    openapi_extra=body_of(PromotionIn),
 )
 def promote_record_note(request: HttpRequest, talk_id: int, note_id: int) -> object:
     """Show my note to more people: private → shared → formal, never back (409)."""
     record = _record(request, talk_id)
     note = notes.access_note(request.user, record, note_id)
-    data = _parse(PromotionIn, request)
+    data = parse(PromotionIn, request)
     notes.promote_note(note, actor=request.user, to_tier=data.tier)
     return _own_note(request, note)
 
@@ -304,13 +294,13 @@ def get_record_feedback(request: HttpRequest, talk_id: int) -> object:
 @router.put(
     "/talks/{int:talk_id}/record/feedback/employee",
     response={200: FeedbackOut, **REFUSED},
-    openapi_extra=_body_of(FeedbackIn),
+    openapi_extra=body_of(FeedbackIn),
 )
 def give_record_feedback(request: HttpRequest, talk_id: int) -> object:
     """The employee's takeaways and satisfaction (1–5), once the talk has been held (409
     before)."""
     record = _record(request, talk_id)
-    data = _parse(FeedbackIn, request)
+    data = parse(FeedbackIn, request)
     feedback.give_feedback(
         record, actor=request.user, takeaways=data.takeaways, satisfaction=data.satisfaction
     )
@@ -320,12 +310,12 @@ def give_record_feedback(request: HttpRequest, talk_id: int) -> object:
 @router.put(
     "/talks/{int:talk_id}/record/feedback/manager",
     response={200: FeedbackOut, **REFUSED},
-    openapi_extra=_body_of(RequirementsIn),
+    openapi_extra=body_of(RequirementsIn),
 )
 def give_record_requirements(request: HttpRequest, talk_id: int) -> object:
     """The manager side's improvement requirements, once the talk has been held."""
     record = _record(request, talk_id)
-    data = _parse(RequirementsIn, request)
+    data = parse(RequirementsIn, request)
     feedback.give_requirements(record, actor=request.user, requirements=data.requirements)
     return _feedback(request, record)
 
@@ -349,23 +339,6 @@ def _readable(request: HttpRequest, talk_id: int) -> Record:
         raise Http404
     page.record.talk = page.talk
     return page.record
-
-
-def _parse(schema: type[In], request: HttpRequest) -> In:
-    """The JSON body as `schema`, read after the access checks; errors are answered 400."""
-    try:
-        return schema.model_validate_json(request.body or b"{}")
-    except ValidationError as error:
-        errors: dict[str, Any] = {}
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "body"
-            errors.setdefault(
-                field,
-                _("This field is required.")
-                if problem["type"] == "missing"
-                else _("Enter a valid value."),
-            )
-        raise InvalidFields(errors) from error
 
 
 def _note(view: notes.NoteView) -> dict[str, Any]:

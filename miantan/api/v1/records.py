@@ -12,7 +12,6 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ValidationError
 
 from miantan.core.errors import InvalidFields
 from miantan.core.ids import as_id
@@ -21,8 +20,8 @@ from miantan.records import queries, services
 from miantan.records.definitions import localized
 from miantan.records.models import Block, Comment
 
+from .bodies import body_of, parse
 from .schemas import ErrorOut, PersonRef
-from .talks import _schema_message as schema_message
 
 router = Router(tags=["records"])
 
@@ -133,15 +132,6 @@ class CommentIn(Schema):
 REFUSED: dict[int, Any] = {400: InvalidOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
-def _body_of(schema: type[Schema]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "content": {"application/json": {"schema": schema.model_json_schema()}},
-            "required": True,
-        }
-    }
-
-
 # --- endpoints --------------------------------------------------------------------------------
 
 
@@ -163,14 +153,14 @@ def open_record(request: HttpRequest, talk_id: int) -> object:
 @router.put(
     "/talks/{int:talk_id}/record/blocks/{int:block_id}",
     response={200: BlockOut, 400: InvalidOut, 403: ErrorOut, 404: ErrorOut, 409: StaleOut},
-    openapi_extra=_body_of(BlockIn),
+    openapi_extra=body_of(BlockIn),
 )
 def save_block(request: HttpRequest, talk_id: int, block_id: int) -> object:
     """Save one section's values (the whole section), based on the block `version` last read.
     409 `stale` with the block as it is now when somebody saved it since."""
     page = queries.access_record(request.user, talk_id)
     record, _view = _block(page, block_id)
-    data = _parse(BlockIn, request)
+    data = parse(BlockIn, request)
     try:
         block = services.save_block(
             record,
@@ -192,13 +182,13 @@ def save_block(request: HttpRequest, talk_id: int, block_id: int) -> object:
 @router.post(
     "/talks/{int:talk_id}/record/blocks/{int:block_id}/submit",
     response={200: BlockOut, **REFUSED},
-    openapi_extra=_body_of(VersionIn),
+    openapi_extra=body_of(VersionIn),
 )
 def submit_block(request: HttpRequest, talk_id: int, block_id: int) -> object:
     """Hand in one's copy of a sealed section; it is shown to the other side once both have."""
     page = queries.access_record(request.user, talk_id)
     record, view = _block(page, block_id)
-    data = _parse(VersionIn, request)
+    data = parse(VersionIn, request)
     services.submit_block(record, view.block.pk, actor=request.user, base_version=data.version)
     return _block_out(_view_of(queries.access_record(request.user, talk_id), view.block.pk))
 
@@ -226,12 +216,12 @@ def block_revisions(request: HttpRequest, talk_id: int, block_id: int) -> object
 @router.post(
     "/talks/{int:talk_id}/record/comments",
     response={201: CommentOut, **REFUSED},
-    openapi_extra=_body_of(CommentIn),
+    openapi_extra=body_of(CommentIn),
 )
 def add_comment(request: HttpRequest, talk_id: int) -> object:
     """Comment on a section; "@name" or "@employee number" lets that colleague read it."""
     record = _record(queries.access_record(request.user, talk_id))
-    data = _parse(CommentIn, request)
+    data = parse(CommentIn, request)
     try:
         comment = services.add_comment(
             record, actor=request.user, section=data.section, body=data.body
@@ -254,12 +244,12 @@ def resolve_comment(request: HttpRequest, talk_id: int, comment_id: int) -> obje
 @router.post(
     "/talks/{int:talk_id}/record/confirm",
     response={200: RecordOut, **REFUSED},
-    openapi_extra=_body_of(VersionIn),
+    openapi_extra=body_of(VersionIn),
 )
 def confirm_record(request: HttpRequest, talk_id: int) -> object:
     """Confirm the record as read at `version`; once both sides have, it is ready to sign."""
     record = _record(queries.access_record(request.user, talk_id))
-    data = _parse(VersionIn, request)
+    data = parse(VersionIn, request)
     services.confirm_record(record, actor=request.user, version=data.version)
     return _record_out(queries.access_record(request.user, talk_id))
 
@@ -373,15 +363,3 @@ def _invalid(invalid: InvalidFields) -> dict[str, Any]:
         "code": invalid.code,
         "errors": {key: str(text) for key, text in invalid.errors.items()},
     }
-
-
-def _parse(schema: type[Any], request: HttpRequest) -> Any:
-    """The JSON body as `schema`; refused field by field (400) when it does not fit."""
-    try:
-        return schema.model_validate_json(request.body or b"{}")
-    except ValidationError as error:
-        errors: dict[str, Any] = {}
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "body"
-            errors.setdefault(field, schema_message(problem["type"]))
-        raise InvalidFields(errors) from error

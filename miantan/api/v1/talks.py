@@ -14,10 +14,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import AfterValidator, AwareDatetime, ValidationError
+from pydantic import AfterValidator, AwareDatetime
 
 from miantan.interviews import services
 from miantan.interviews.enums import TalkState, Topic, Urgency
@@ -35,6 +34,7 @@ from miantan.people.scopes import scope_for
 from miantan.records.services import start_record
 from miantan.scheduling.slots import RankedSlot
 
+from .bodies import body_of, parse
 from .paging import BoundedPageNumberPagination
 from .schemas import DepartmentRef, ErrorOut, PersonRef, PositionRef
 
@@ -234,15 +234,6 @@ class AgendaIn(Schema):
     items: list[str]
 
 
-def _body_of(schema: type[Schema]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "content": {"application/json": {"schema": schema.model_json_schema()}},
-            "required": True,
-        }
-    }
-
-
 # --- refusals ---------------------------------------------------------------------------------
 
 
@@ -338,13 +329,13 @@ def talk_slots(request: HttpRequest, talk_id: int) -> object:
 
 
 @router.post(
-    "/talks/slots", response={200: list[SlotOut], **REFUSED}, openapi_extra=_body_of(TalkDraftIn)
+    "/talks/slots", response={200: list[SlotOut], **REFUSED}, openapi_extra=body_of(TalkDraftIn)
 )
 def preview_slots(request: HttpRequest) -> object:
     """The ranked slots a request with these details would get, before it is sent. 404 when
     the other person is not an active employee of my organisation, 403 when I may not ask
     them for a talk."""
-    data = _parse(TalkDraftIn, request)
+    data = parse(TalkDraftIn, request, error=services.InvalidTalk)
     other = access_person_to_ask(
         request.user, data.with_employee_id, action="interviews.talk.slots_viewed"
     )
@@ -353,12 +344,12 @@ def preview_slots(request: HttpRequest) -> object:
 
 
 @router.post(
-    "/talks", response={201: TalkDetailOut, **REFUSED}, openapi_extra=_body_of(TalkRequestIn)
+    "/talks", response={201: TalkDetailOut, **REFUSED}, openapi_extra=body_of(TalkRequestIn)
 )
 def request_talk(request: HttpRequest) -> object:
     """Ask for a talk, optionally proposing a time (`slot`). A time that does not suit
     everyone answers 409 with the conflicts, unless `accept_conflicts`."""
-    data = _parse(TalkRequestIn, request)
+    data = parse(TalkRequestIn, request, error=services.InvalidTalk)
     other = access_person_to_ask(
         request.user, data.with_employee_id, action="interviews.talk.requested"
     )
@@ -382,12 +373,12 @@ def request_talk(request: HttpRequest) -> object:
 @router.post(
     "/talks/{int:talk_id}/proposals",
     response={201: TalkDetailOut, **REFUSED},
-    openapi_extra=_body_of(ProposalIn),
+    openapi_extra=body_of(ProposalIn),
 )
 def propose_time(request: HttpRequest, talk_id: int) -> object:
     """Propose a time: the first, a counter-proposal, or a new time for a scheduled talk."""
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.proposed")
-    data = _parse(ProposalIn, request)
+    data = parse(ProposalIn, request, error=services.InvalidTalk)
     services.propose_time(
         talk, actor=request.user, start=data.start, accept_conflicts=data.accept_conflicts
     )
@@ -406,24 +397,24 @@ def accept_time(request: HttpRequest, talk_id: int) -> object:
 @router.post(
     "/talks/{int:talk_id}/decline",
     response={200: TalkDetailOut, **REFUSED},
-    openapi_extra=_body_of(ReasonIn),
+    openapi_extra=body_of(ReasonIn),
 )
 def decline_talk(request: HttpRequest, talk_id: int) -> object:
     """Say no to an open request, with a reason (required)."""
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.declined")
-    data = _parse(ReasonIn, request)
+    data = parse(ReasonIn, request, error=services.InvalidTalk)
     return services.decline_talk(talk, actor=request.user, reason=data.reason)
 
 
 @router.post(
     "/talks/{int:talk_id}/cancel",
     response={200: TalkDetailOut, **REFUSED},
-    openapi_extra=_body_of(ReasonIn),
+    openapi_extra=body_of(ReasonIn),
 )
 def cancel_talk(request: HttpRequest, talk_id: int) -> object:
     """Call the talk off before it is held; a booked time gets a calendar cancellation."""
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.cancelled")
-    data = _parse(ReasonIn, request)
+    data = parse(ReasonIn, request, error=services.InvalidTalk)
     return services.cancel_talk(talk, actor=request.user, reason=data.reason)
 
 
@@ -439,12 +430,12 @@ def start_talk(request: HttpRequest, talk_id: int) -> object:
 @router.put(
     "/talks/{int:talk_id}/agenda",
     response={200: TalkDetailOut, **REFUSED},
-    openapi_extra=_body_of(AgendaIn),
+    openapi_extra=body_of(AgendaIn),
 )
 def update_agenda(request: HttpRequest, talk_id: int) -> object:
     """Replace the agenda with these items, in this order, until the talk starts."""
     talk = access_talk_to_act_on(request.user, talk_id, action="interviews.talk.agenda_edited")
-    data = _parse(AgendaIn, request)
+    data = parse(AgendaIn, request, error=services.InvalidTalk)
     return services.update_agenda(talk, actor=request.user, items=data.items)
 
 
@@ -482,40 +473,3 @@ def _slot(slot: RankedSlot) -> dict[str, Any]:
             for reason in slot.reasons
         ],
     }
-
-
-def _parse(schema: type[In], request: HttpRequest) -> In:
-    """The JSON body as `schema`; an empty body is an empty object. Raises InvalidTalk
-    with a translated message per field."""
-    try:
-        return schema.model_validate_json(request.body or b"{}")
-    except ValidationError as error:
-        errors: dict[str, Any] = {}
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "body"
-            errors.setdefault(field, _schema_message(problem["type"]))
-        raise services.InvalidTalk(errors) from error
-
-
-def _schema_message(kind: str) -> Any:
-    if kind == "missing":
-        return _("This field is required.")
-    if kind == "timezone_aware":
-        return _("Give the time with its UTC offset, e.g. 2026-12-01T09:00:00+08:00.")
-    if kind.startswith("datetime"):
-        return _("Enter a time in ISO 8601 with its UTC offset.")
-    if kind.startswith("date"):
-        return _("Enter a date as YYYY-MM-DD.")
-    if kind == "json_invalid":
-        return _("The body is not valid JSON.")
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return _("Send a JSON object.")
-    if kind.startswith("int"):
-        return _("Enter a whole number.")
-    if kind.startswith("bool"):
-        return _("Enter true or false.")
-    if kind == "list_type":
-        return _("Send a list.")
-    if kind.startswith("string"):
-        return _("Enter text.")
-    return _("Enter a valid value.")

@@ -19,9 +19,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import ValidationError
 
 from miantan.people.models import Organisation
 from miantan.people.scopes import scope_for
@@ -30,6 +28,7 @@ from miantan.records.definitions import InvalidDefinition
 from miantan.records.models import Template
 from miantan.records.rules import can_view_record_templates
 
+from .bodies import body_of, parse
 from .schemas import ErrorOut
 
 router = Router(tags=["templates"])
@@ -127,15 +126,6 @@ class ImportOut(Schema):
     template: TemplateDetailOut
 
 
-def _body_of(schema: type[Schema]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "content": {"application/json": {"schema": schema.model_json_schema()}},
-            "required": True,
-        }
-    }
-
-
 def _answer_refusals(operation: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(operation)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -221,14 +211,14 @@ def export_template(request: HttpRequest, template_id: int) -> object:
 
 
 @router.post(
-    "/templates", response={201: TemplateDetailOut, **REFUSED}, openapi_extra=_body_of(TemplateIn)
+    "/templates", response={201: TemplateDetailOut, **REFUSED}, openapi_extra=body_of(TemplateIn)
 )
 def create_template(request: HttpRequest) -> object:
     """A new template: a copy of another one's questions, the definition given, or one open
     question to start from."""
     organisation = _organisation(request, reading=False)
     services.ensure_creator(request.user, organisation)
-    data = _parse(TemplateIn, request)
+    data = parse(TemplateIn, request, error=InvalidDefinition)
     copy_from = None
     if data.copy_from_id is not None:
         copy_from = services.access_template(request.user, data.copy_from_id)
@@ -248,7 +238,7 @@ def create_template(request: HttpRequest) -> object:
 @router.put(
     "/templates/{int:template_id}",
     response={200: TemplateDetailOut, **REFUSED},
-    openapi_extra=_body_of(TemplateUpdateIn),
+    openapi_extra=body_of(TemplateUpdateIn),
 )
 def update_template(request: HttpRequest, template_id: int) -> object:
     """Change the name, description, topics, questions or whether new talks may choose the
@@ -256,7 +246,7 @@ def update_template(request: HttpRequest, template_id: int) -> object:
     template = services.access_template(request.user, template_id)
     # Refused (and audited) before anything is read or written.
     services.ensure_editor(request.user, template)
-    data = _parse(TemplateUpdateIn, request)
+    data = parse(TemplateUpdateIn, request, error=InvalidDefinition)
     with transaction.atomic():
         if data.name is not None or data.description is not None:
             services.rename_template(
@@ -281,7 +271,7 @@ def update_template(request: HttpRequest, template_id: int) -> object:
 @router.post(
     "/templates/import",
     response={201: ImportOut, 200: ImportOut, **REFUSED},
-    openapi_extra=_body_of(DocumentIn),
+    openapi_extra=body_of(DocumentIn),
 )
 def import_template(request: HttpRequest, replace: bool = False) -> object:
     """A template from an exported document (the body). All or nothing: every problem is named
@@ -295,33 +285,3 @@ def import_template(request: HttpRequest, replace: bool = False) -> object:
     )
     fresh = services.access_template(request.user, made.pk)
     return Status(201 if created else 200, {"created": created, "template": _detail(fresh)})
-
-
-def _parse(schema: type[Any], request: HttpRequest) -> Any:
-    """The JSON body as `schema`; InvalidDefinition with a message per field else."""
-    try:
-        return schema.model_validate_json(request.body or b"{}")
-    except ValidationError as error:
-        errors: dict[str, Any] = {}
-        for problem in error.errors():
-            place = ".".join(str(part) for part in problem["loc"]) or "body"
-            errors.setdefault(place, _message(problem["type"]))
-        raise InvalidDefinition(errors) from error
-
-
-def _message(kind: str) -> str:
-    if kind == "missing":
-        return _("This field is required.")
-    if kind == "json_invalid":
-        return _("The body is not valid JSON.")
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return _("Send a JSON object.")
-    if kind == "list_type":
-        return _("Send a list.")
-    if kind.startswith("int"):
-        return _("Enter a whole number.")
-    if kind.startswith("bool"):
-        return _("Enter true or false.")
-    if kind.startswith("string"):
-        return _("Enter text.")
-    return _("Enter a valid value.")
