@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--skip-slots", action="store_true", help="skip the slot search benchmark")
     parser.add_argument("--skip-cycles", action="store_true", help="skip the cycle benchmark")
     parser.add_argument("--skip-audit", action="store_true", help="skip the audit append benchmark")
+    parser.add_argument(
+        "--skip-live", action="store_true", help="skip the live record benchmark (400 WebSockets)"
+    )
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
     if args.worker:
@@ -89,6 +92,9 @@ def main() -> None:
         _write(output, results)
     if not args.skip_audit:
         results.extend(_audit_append(args.databases))
+        _write(output, results)
+    if not args.skip_live:
+        results.extend(_live_record(args.databases))
         _write(output, results)
     print(f"\nWrote {len(results)} figures to {args.output}")
 
@@ -134,6 +140,13 @@ def _audit_append(databases: str) -> list[Result]:
     chosen = set(_split(databases))
     postgresql = "postgresql" in chosen and postgres_reachable()
     return audit_append.run(postgresql=postgresql, sqlite="sqlite" in chosen)
+
+
+def _live_record(databases: str) -> list[Result]:
+    """200 talks open at once, 400 WebSocket clients (bench/live_record.py)."""
+    import live_record
+
+    return live_record.measure(databases, rooms=200, rate=10.0, seconds=30.0)
 
 
 def _split(text: str) -> list[str]:

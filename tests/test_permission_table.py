@@ -35,11 +35,14 @@ from miantan.metrics.models import EvidenceEntry, Kpi, KpiAssignment, MetricsImp
 from miantan.notifications.models import Notification
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
 from miantan.records import builtin
+from miantan.records import definitions as record_definitions
 from miantan.records.attachments import add_attachment
 from miantan.records.definitions import parse
 from miantan.records.enums import Side
-from miantan.records.models import Block, Comment, Record, Template
+from miantan.records.models import Block, Comment, Record, Script, Template
 from miantan.records.notes import add_note
+from miantan.records.queries import as_lines
+from miantan.records.scripts import install_builtin_scripts
 from miantan.records.services import open_record
 from miantan.records.templates import FORMAT as TEMPLATE_FORMAT
 from miantan.records.templates import fingerprint, install_builtin_templates
@@ -206,6 +209,7 @@ class World:
             "organisation_id": self._organisation,
             "day_id": self._holiday_day,
             "template_id": self._template,
+            "script_id": self._script,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int | str) else chosen.pk
 
@@ -295,6 +299,8 @@ class World:
         if target == "sealed part of 王's record":
             side = Side.EMPLOYEE if viewer == self.hospital.nurse_wang else Side.MANAGER
             return Block.objects.get(record=record, section="overall", side=side)
+        if target == "manager's part of 王's record":
+            return Block.objects.get(record=record, section="manager", side="")
         return Block.objects.get(record=record, section="agreement", side="")
 
     def _comment(self, target: str, viewer: Employee | None) -> Any:
@@ -392,6 +398,14 @@ class World:
             self.other.organisation if target == "foreign template" else self.hospital.organisation
         )
 
+    def _script(self, target: str, viewer: Employee | None) -> Any:
+        """The first built-in script of the hospital (or of 星河科技), installed on demand; the
+        same for the script rows of a record."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target in ("foreign script", "foreign talk")
+        return hospital_script(self.other.organisation if foreign else self.hospital.organisation)
+
     def _feed_token(self, target: str, viewer: Employee | None) -> str:
         return "cal_unknown-token"
 
@@ -457,7 +471,12 @@ def evidence_entry(employee: Employee, author: Employee | None) -> EvidenceEntry
     )
 
 
-RECORD_TARGETS = ("record of 王", "filled record of 王", "sealed part of 王's record")
+RECORD_TARGETS = (
+    "record of 王",
+    "filled record of 王",
+    "sealed part of 王's record",
+    "manager's part of 王's record",
+)
 # Notes and files on 王芳's record ("record of 王"), made by `World._note` and `._attachment`.
 EXTRA_TARGETS = ("周敏's private note", "王's shared note", "王's file")
 PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
@@ -477,6 +496,12 @@ def record_of_wang(hospital: Hospital, target: str) -> Record:
     talk.refresh_from_db()
     record = open_record(talk, actor=hospital.nurse_wang.user)
     if target == "record of 王":
+        return record
+    if target == "manager's part of 王's record":
+        Block.objects.filter(record=record, section="manager").update(version=0)
+        block = Block.objects.get(record=record, section="manager")
+        block.values = {"assessment": "护理质量稳定"}
+        block.save(update_fields=["values"])
         return record
     filled = {
         "went_well": {"items": [{"project": "静脉输液质控"}]},
@@ -565,6 +590,9 @@ WITHOUT_INPUT = frozenset(
         "api-v1:remove_record_attachment",
         "web:record_template_deactivate",
         "web:record_template_reactivate",
+        "web:script_deactivate",
+        "web:script_reactivate",
+        "web:record_script_insert",
     }
 )
 
@@ -789,9 +817,38 @@ def _template_settings(world: World, viewer: Employee | None) -> dict[str, Any]:
     }
 
 
+def hospital_script(organisation: Any) -> Script:
+    """The organisation's first script (an opening of the improvement talk), built-ins first."""
+    install_builtin_scripts(organisation)
+    return Script.objects.filter(organisation=organisation).order_by("position", "pk").first()
+
+
+def _script_form(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {
+        "scenario": "general",
+        "stage": "opening",
+        "emotion": "",
+        "text_zh": "今天我们先聊聊夜班的安排。",
+        "text_en": "Let's start with the night shifts today.",
+    }
+
+
 def _sign_in(world: World, viewer: Employee | None) -> dict[str, Any]:
     person = viewer or world.hospital.nurse_wang
     return {"username": person.user.username, "password": PASSWORD}
+
+
+def _line_to_correct(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """The one line of 周敏's assessment in the record the row's talk just got (any line for
+    rows without one: a foreign talk)."""
+    record = Record.objects.filter(organisation=world.hospital.organisation).order_by("pk").last()
+    if record is None:
+        return {"line": "护理质量稳定"}
+    block = Block.objects.get(record=record, section="manager")
+    definition = record_definitions.parse(record.template_version.definition)
+    section = definition.section("manager")
+    assert section is not None
+    return {"line": as_lines(section, block.values)[0]}
 
 
 BODIES: dict[str, Body] = {
@@ -801,6 +858,7 @@ BODIES: dict[str, Body] = {
     "web:org_import": _org_file,
     "web:metrics_import": _metrics_file,
     "web:kpi_pack_load": lambda world, viewer: {"pack": "hospital"},
+    "web:talk_cues": lambda world, viewer: {"enabled": "0"},
     "web:kpi_assignment_create": _kpi_assignment,
     "web:kpi_assignment_update": lambda world, viewer: {"weight": "2", "target": "420"},
     "web:kpi_range_update": lambda world, viewer: {"min_value": "0", "max_value": "1000"},
@@ -845,6 +903,7 @@ BODIES: dict[str, Body] = {
     "web:record_block_submit": lambda world, viewer: {"version": "0"},
     "web:record_comment": lambda world, viewer: {"section": "plan", "body": "目标请写具体"},
     "web:record_confirm": lambda world, viewer: {"version": "0"},
+    "web:record_flag": _line_to_correct,
     "api-v1:save_block": lambda world, viewer: {
         "version": 0,
         "values": {"agreements": "带教两名新护士"},
@@ -878,6 +937,19 @@ BODIES: dict[str, Body] = {
     "api-v1:create_template": lambda world, viewer: {"name": {"zh-hans": "夜班沟通"}},
     "api-v1:update_template": lambda world, viewer: {"topics": ["other"]},
     "api-v1:import_template": _template_document,
+    "web:script_create": _script_form,
+    "web:script": _script_form,
+    "api-v1:create_script": lambda world, viewer: {
+        "scenario": "general",
+        "stage": "opening",
+        "text": {"zh-hans": "今天我们先聊聊夜班的安排。"},
+    },
+    "api-v1:update_script": lambda world, viewer: {
+        "text": {
+            "zh-hans": "今天我们先聊聊夜班的安排。",
+            "en": "Let's start with the night shifts.",
+        }
+    },
 }
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "django_tasks",
     "django_tasks_db",
+    "channels",
     "miantan.core",
     "miantan.audit",
     "miantan.people",
@@ -73,6 +74,22 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
+
+# The live record's rooms (Django Channels): in the server's memory when one process serves
+# everything; with REDIS_URL, in Redis, so that several server processes share the rooms.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+CHANNEL_LAYERS = (
+    {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+        }
+    }
+    if REDIS_URL
+    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+)
+# How often a record page without a WebSocket asks for changes (the polling fallback).
+MIANTAN_LIVE_POLL_SECONDS = float(os.environ.get("MIANTAN_LIVE_POLL_SECONDS", "2"))
 
 TEMPLATES = [
     {

@@ -95,6 +95,15 @@ ACTION_LABELS = {
     "records.template.deactivated": _("deactivated a record template"),
     "records.template.reactivated": _("reactivated a record template"),
     "records.template.imported": _("imported a record template"),
+    # records: emotion cues (only the switch is audited: a cue itself is never stored)
+    "records.cues.switched": _("switched the emotion cues during talks on or off"),
+    # records: the script library
+    "records.script.installed": _("installed the built-in talk scripts"),
+    "records.script.viewed": _("opened a talk script"),
+    "records.script.created": _("added a talk script"),
+    "records.script.edited": _("changed a talk script"),
+    "records.script.deactivated": _("deactivated a talk script"),
+    "records.script.reactivated": _("reactivated a talk script"),
     # records: notes, files, mentions, after-talk feedback (the text is never in the event)
     "records.record.opened": _("opened the record of a talk"),
     "records.record.viewed": _("read the record of a talk"),
@@ -104,6 +113,7 @@ ACTION_LABELS = {
     "records.block.submitted": _("handed in a sealed section of a talk record"),
     "records.comment.added": _("commented on a talk record"),
     "records.comment.resolved": _("marked a comment on a talk record as dealt with"),
+    "records.comment.flagged": _("asked for a line of a talk record to be corrected"),
     "records.note.added": _("added a note to a talk record"),
     "records.note.edited": _("changed a note of a talk record"),
     "records.note.deleted": _("deleted a note of a talk record"),

@@ -55,6 +55,8 @@ class OrganisationScopedAdmin(admin.ModelAdmin):
 class OrganisationAdmin(OrganisationScopedAdmin):
     organisation_field = "pk"
     list_display = ["name", "slug", "time_zone"]
+    # Switched on HR's record templates page, where the change is audited (records.cues).
+    readonly_fields = ["talk_cues_enabled"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser)

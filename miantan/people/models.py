@@ -28,6 +28,8 @@ class Organisation(TimeStampedModel):
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     slug = models.SlugField(_("short name"), unique=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    # Emotion cues for interviewers during talks (records.cues); switched by records.cues.
+    talk_cues_enabled = models.BooleanField(_("emotion cues during talks"), default=True)
 
     class Meta:
         verbose_name = _("organisation")

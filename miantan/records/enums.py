@@ -56,6 +56,12 @@ class NoteTier(models.TextChoices):
 TIER_ORDER = (NoteTier.PRIVATE, NoteTier.SHARED, NoteTier.FORMAL)
 
 
+class CommentKind(models.TextChoices):
+    COMMENT = "comment", pgettext_lazy("comment kind", "comment")
+    # The employee asks for one line of the other side's text to be corrected (C5).
+    CORRECTION = "correction", pgettext_lazy("comment kind", "please correct")
+
+
 class RecordEvent(models.TextChoices):
     """Audit codes `records.<event>` and what the other side is told."""
 
@@ -65,3 +71,37 @@ class RecordEvent(models.TextChoices):
     COMMENTED = "commented", pgettext_lazy("record event", "commented")
     CONFIRMED = "confirmed", pgettext_lazy("record event", "confirmed the record")
     WITHDRAWN = "withdrawn", pgettext_lazy("record event", "confirmation withdrawn by a change")
+
+
+# --- the script library (PRODUCT.md C7; records.scripts) ---------------------------------------
+
+
+class ScriptStage(models.TextChoices):
+    """Where in a talk a script is said, in the order a talk goes through them."""
+
+    OPENING = "opening", pgettext_lazy("script stage", "Opening")
+    OPEN_QUESTION = "open_question", pgettext_lazy("script stage", "Open question")
+    EMPATHY = "empathy", pgettext_lazy("script stage", "Empathy response")
+    CLOSING = "closing", pgettext_lazy("script stage", "Closing")
+
+
+class ScriptScenario(models.TextChoices):
+    """The kind of talk a script is written for. The values are the keys of the built-in record
+    templates, so a record's template names its scenario; "general" fits every talk."""
+
+    IMPROVEMENT = "improvement_talk", pgettext_lazy("script scenario", "Improvement talk")
+    CAREER = "career_development", pgettext_lazy("script scenario", "Career development")
+    ANNUAL = "annual_review", pgettext_lazy("script scenario", "Annual review")
+    NEW_HIRE = "new_hire_coaching", pgettext_lazy("script scenario", "New hire")
+    QUARTERLY = "quarterly_review", pgettext_lazy("script scenario", "Quarterly review")
+    MONTHLY = "monthly_check_in", pgettext_lazy("script scenario", "Monthly check-in")
+    GENERAL = "general", pgettext_lazy("script scenario", "Any talk")
+
+
+class ScriptEmotion(models.TextChoices):
+    """What an empathy response answers: the emotions the talk's cues name (PRODUCT.md C8)."""
+
+    FRUSTRATION = "frustration", pgettext_lazy("emotion", "frustration")
+    DISTRESS = "distress", pgettext_lazy("emotion", "distress")
+    DISENGAGEMENT = "disengagement", pgettext_lazy("emotion", "disengagement")
+    DEFENSIVENESS = "defensiveness", pgettext_lazy("emotion", "defensiveness")

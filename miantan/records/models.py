@@ -18,7 +18,15 @@ from miantan.interviews.models import Talk
 from miantan.people.models import Employee, Organisation
 
 from .definitions import localized
-from .enums import NoteTier, RecordState, Side
+from .enums import (
+    CommentKind,
+    NoteTier,
+    RecordState,
+    ScriptEmotion,
+    ScriptScenario,
+    ScriptStage,
+    Side,
+)
 
 
 class Template(TimeStampedModel):
@@ -169,12 +177,18 @@ class BlockRevision(models.Model):
 
 
 class Comment(models.Model):
-    """A remark anchored to a section, for the other side to answer or act on."""
+    """A remark anchored to a section, for the other side to answer or act on; or a request to
+    correct one line of it ("please correct", `kind` correction, the line in `quote`)."""
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="comments")
     section = models.CharField(max_length=40)
+    kind = models.CharField(max_length=12, choices=CommentKind.choices, default=CommentKind.COMMENT)
+    block = models.ForeignKey(
+        Block, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    quote = EncryptedTextField(_("line"), blank=True)
     author = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
-    body = EncryptedTextField(_("comment"))
+    body = EncryptedTextField(_("comment"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
@@ -305,3 +319,53 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on {self.record_id}"
+
+
+# --- the script library (PRODUCT.md C7; records.scripts) ---------------------------------------
+
+
+class Script(TimeStampedModel):
+    """A line an interviewer may say, for one stage of one kind of talk, in Chinese and English.
+    Each organisation has its own copy of the built-in scripts, which HR may change."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    scenario = models.CharField(_("kind of talk"), max_length=40, choices=ScriptScenario.choices)
+    stage = models.CharField(_("stage"), max_length=20, choices=ScriptStage.choices)
+    # For an empathy response: the emotion it answers ("" for any).
+    emotion = models.CharField(
+        _("answers"), max_length=20, choices=ScriptEmotion.choices, blank=True
+    )
+    # {"zh-hans": "…", "en": "…"}
+    text = models.JSONField(_("text"))
+    position = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(_("in use"), default=True)
+    # The built-in script this one was made from ("" for one HR wrote).
+    builtin = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("talk script")
+        verbose_name_plural = _("talk scripts")
+        ordering = ["organisation", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "builtin"],
+                condition=~models.Q(builtin=""),
+                name="script_builtin_once_per_org",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(emotion="") | models.Q(stage="empathy"),
+                name="script_emotion_only_for_empathy",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organisation", "scenario", "stage"], name="script_org_scenario_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return localized(self.text)[:60]
+
+    def text_in(self, language: str | None = None) -> str:
+        """The text in the language (else Chinese, else English)."""
+        return localized(self.text, language)

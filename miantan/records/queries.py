@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from miantan.audit.enums import Outcome
-from miantan.audit.services import record as audit
+from miantan.audit.services import record as write_audit
 from miantan.core.ids import as_id
 from miantan.interviews.models import Talk
 from miantan.interviews.rules import can_view_talk
@@ -87,6 +87,7 @@ class RecordPage:
     can_open: bool = False
     can_confirm: bool = False
     can_comment: bool = False
+    can_flag: bool = False  # the employee asks for lines of the other side's text to be corrected
     missing: list[str] = field(default_factory=list)
 
     @property
@@ -156,10 +157,15 @@ class RecordPage:
         return _("Read the record and confirm it when it says what was agreed.")
 
 
-def access_record(user: Any, talk_id: Any) -> RecordPage:
+def access_record(
+    user: Any, talk_id: Any, *, audit: bool = True, contents: bool = True
+) -> RecordPage:
     """The record of a talk as the user may see it, or 404 (audited): the talk's people, HR
     and administrators following the employee, and colleagues mentioned in one of its sections
-    (those see only that section)."""
+    (those see only that section). `audit=False` for the live room's re-checks: the visit was
+    audited when the page was opened and the room joined; `contents=False` when only who may
+    see it matters (no blocks, comments or revisions are read)."""
+    audit_it = audit
     pk = as_id(talk_id)
     own = own_employee(user)
     talk = None
@@ -179,7 +185,9 @@ def access_record(user: Any, talk_id: Any) -> RecordPage:
         if not limited:
             talk = None
     if talk is None:
-        audit(
+        if not audit_it:
+            raise Http404
+        write_audit(
             "records.record.viewed",
             actor=user,
             outcome=Outcome.DENIED,
@@ -191,20 +199,22 @@ def access_record(user: Any, talk_id: Any) -> RecordPage:
     record = Record.objects.filter(talk=talk).select_related("template_version__template").first()
     side = side_of(user, talk) if limited is None else None
     page = RecordPage(talk=talk, record=record, side=side, definition=None, limited_to=limited)
-    audit(
-        "records.record.viewed",
-        actor=user,
-        obj=record if record is not None else talk,
-        subject_id=talk.employee_id,
-        organisation_id=talk.organisation_id,
-        data={"sections": sorted(limited)} if limited is not None else None,
-    )
+    if audit_it:
+        write_audit(
+            "records.record.viewed",
+            actor=user,
+            obj=record if record is not None else talk,
+            subject_id=talk.employee_id,
+            organisation_id=talk.organisation_id,
+            data={"sections": sorted(limited)} if limited is not None else None,
+        )
     if record is None:
         page.can_open = may_open(side, talk)
         return page
     record.talk = talk
     page.definition = definitions.parse(record.template_version.definition)
-    _fill(page, record)
+    if contents:
+        _fill(page, record)
     return page
 
 
@@ -250,6 +260,7 @@ def _fill(page: RecordPage, record: Record) -> None:
     if page.limited_to is None:
         page.can_confirm = may_confirm(side, record) and not record.confirmed_by(side or "")
         page.can_comment = may_comment(side, record)
+        page.can_flag = side == Side.EMPLOYEE and page.can_comment
         page.missing = missing_for(side, page.definition, blocks)
 
 
@@ -381,3 +392,53 @@ def record_link(user: Any, talk: Talk) -> dict[str, Any] | None:
     if may_open(side_of(user, talk), talk):
         return {"exists": False, "label": _("Prepare the record")}
     return None
+
+
+def live_stamps(record: Record) -> dict[str, str]:
+    """A signature per section of what the record page shows of it (its blocks' versions and
+    hand-ins, its comments and their resolution), and of the record's state: two queries.
+    The polling fallback sends back only the sections whose signature changed."""
+    from django.db.models import Count, Max
+
+    signatures: dict[str, list[str]] = defaultdict(list)
+    for section, side, version, submitted in (
+        Block.objects.filter(record=record)
+        .order_by("section", "side")
+        .values_list("section", "side", "version", "submitted_at")
+    ):
+        signatures[section].append(f"{side}{version}{'s' if submitted else ''}")
+    for row in (
+        Comment.objects.filter(record=record)
+        .values("section")
+        .annotate(n=Count("pk"), newest=Max("pk"), resolved=Max("resolved_at"))
+        .order_by("section")
+    ):
+        resolved = row["resolved"].timestamp() if row["resolved"] else 0
+        signatures[row["section"]].append(f"c{row['n']}-{row['newest']}-{resolved:.0f}")
+    stamps = {section: "-".join(parts) for section, parts in signatures.items()}
+    stamps["_state"] = f"{record.state}.{record.version}"
+    return stamps
+
+
+def encode_stamps(stamps: dict[str, str]) -> str:
+    return "|".join(f"{key}:{value}" for key, value in sorted(stamps.items()))
+
+
+def decode_stamps(text: str) -> dict[str, str]:
+    pairs = (item.partition(":") for item in (text or "").split("|") if item)
+    return {key: value for key, _colon, value in pairs}
+
+
+def block_of(page: RecordPage, block_id: Any) -> tuple[Section, Block] | None:
+    """One block of the page's record with its section (one query), whatever the viewer may
+    write: the services decide that."""
+    pk = as_id(block_id)
+    if page.record is None or page.definition is None or pk is None:
+        return None
+    block = Block.objects.filter(record=page.record, pk=pk).first()
+    section = page.definition.section(block.section) if block is not None else None
+    if block is None or section is None:
+        return None
+    if page.limited_to is not None and section.key not in page.limited_to:
+        return None
+    return section, block

@@ -147,3 +147,12 @@ def may_give_requirements(side: str | None, record: Record) -> bool:
 # the same of everyone, so only HR for the whole organisation and administrators change them.
 can_view_record_templates = is_hr | is_admin
 can_edit_record_templates = is_admin | is_hr_for_whole_organisation
+
+
+# --- the script library (PRODUCT.md C7; records.scripts) ---------------------------------------
+# Scripts, like templates, hold for the whole organisation: the same people read and change them.
+# During a talk only its interviewer (the manager side) is offered them, and puts them in notes.
+
+
+def may_use_scripts(side: str | None) -> bool:
+    return side == Side.MANAGER

@@ -27,17 +27,19 @@ from miantan.interviews.models import Talk
 from miantan.interviews.services import start_talk, transition
 from miantan.people.models import Employee
 
-from . import definitions
+from . import definitions, live
 from .definitions import Definition, Section
-from .enums import RecordEvent, RecordState, Side
+from .enums import CommentKind, RecordEvent, RecordState, Side
 from .messages import queue_record_notification
 from .models import Block, BlockRevision, Comment, Record, Template, TemplateVersion
+from .queries import as_lines as queries_lines
 from .queries import missing_for
 from .rules import (
     CONFIRMING_SIDES,
     may_comment,
     may_confirm,
     may_open,
+    may_read,
     may_submit,
     may_write,
     own_employee,
@@ -334,6 +336,7 @@ def save_block(
         )
         if withdrawn:
             tell_withdrawn(current, withdrawn, actor=actor, by=own)
+        live.announce_section(talk.pk, block.section, by=own.pk, version=current.version)
     record.version, record.state = current.version, current.state
     return block
 
@@ -453,6 +456,7 @@ def submit_block(record: Record, block_id: int, *, actor: Any, base_version: int
             organisation_id=talk.organisation_id,
             data={"section": block.section},
         )
+        live.announce_section(talk.pk, block.section, by=None, version=current.version)
     record.version = current.version
     return block
 
@@ -495,6 +499,7 @@ def add_comment(record: Record, *, actor: Any, section: str, body: str) -> Comme
         queue_record_notification(
             record, RecordEvent.COMMENTED, actor=own, data={"section": section}
         )
+        live.announce_section(talk.pk, section, by=own.pk, version=record.version)
     return comment
 
 
@@ -520,6 +525,72 @@ def resolve_comment(record: Record, comment_id: int, *, actor: Any) -> Comment:
                 subject_id=talk.employee_id,
                 organisation_id=talk.organisation_id,
             )
+            live.announce_section(talk.pk, comment.section, by=own.pk, version=record.version)
+    return comment
+
+
+MAX_QUOTE = 1000
+
+
+def _lines_in_every_language(section: Section, values: dict[str, Any]) -> set[str]:
+    """The block's lines as any page may have shown them (labels differ by language)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    lines: set[str] = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            lines.update(queries_lines(section, values))
+    return lines
+
+
+def flag_line(record: Record, block_id: Any, *, actor: Any, line: str, note: str = "") -> Comment:
+    """The employee asks for one line of a section the other side wrote to be corrected
+    ("please correct"); it shows in place, beside the line, until it is dealt with."""
+    talk = record.talk
+    side = side_of(actor, talk)
+    own = own_employee(actor)
+    definition = definition_of(record)
+    section = _section_of(record, definition, block_id)
+    block = Block.objects.get(record=record, pk=as_id(block_id) or 0)
+    if (
+        own is None
+        or side != Side.EMPLOYEE
+        or not may_comment(side, record)
+        or writes(side, section)
+        or not may_read(side, section, block, list(record.blocks.filter(section=section.key)))
+    ):
+        _deny("records.comment.flagged", actor, talk, obj=record)
+    quote = (line or "").strip()
+    text = (note or "").strip()
+    if not quote or quote not in _lines_in_every_language(section, block.values):
+        raise InvalidFields({"line": _("Choose a line of the section to be corrected.")})
+    if len(quote) > MAX_QUOTE or len(text) > MAX_COMMENT:
+        raise InvalidFields(
+            {"note": _("Keep it to %(limit)s characters.") % {"limit": MAX_COMMENT}}
+        )
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            record=record,
+            section=section.key,
+            kind=CommentKind.CORRECTION,
+            block=block,
+            quote=quote,
+            author=own,
+            body=text,
+        )
+        audit(
+            "records.comment.flagged",
+            actor=actor,
+            obj=comment,
+            subject_id=talk.employee_id,
+            organisation_id=talk.organisation_id,
+            data={"section": section.key},
+        )
+        queue_record_notification(
+            record, RecordEvent.COMMENTED, actor=own, data={"section": section.key}
+        )
+        live.announce_section(talk.pk, section.key, by=own.pk, version=record.version)
     return comment
 
 
@@ -585,6 +656,7 @@ def confirm_record(record: Record, *, actor: Any, version: int) -> Record:
         queue_record_notification(
             current, RecordEvent.CONFIRMED, actor=own, data={"side": side, "both": both}
         )
+        live.announce_state(talk.pk, current.state, by=own.pk)
     return current
 
 

@@ -60,6 +60,7 @@ def management_items(user: Any) -> list[NavItem]:
         items.append(
             NavItem("record_templates", _("Talk record templates"), reverse("web:record_templates"))
         )
+        items.append(NavItem("scripts", _("Talk scripts"), reverse("web:scripts")))
     own = scope_for(user).employee
     if own is not None and can_view_work_patterns.test(user, own.organisation):
         items.append(NavItem("shift_codes", _("Shift codes"), reverse("web:shift_codes")))

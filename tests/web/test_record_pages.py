@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import translation
 
 from miantan.interviews.enums import TalkState
 from miantan.records.enums import RecordState, Side
@@ -209,3 +210,49 @@ def test_the_sealed_rating_of_the_other_side_is_not_in_the_page(hospital, client
     html = client_as(hospital.nurse_wang).get(page_of(record)).content.decode()
     assert "保密理由XYZ" not in html
     assert 'data-testid="sealed"' in html
+
+
+def test_the_employee_asks_for_a_line_of_the_managers_text_to_be_corrected(hospital, client_as):
+    record = started_record(hospital)
+    block = block_of(record, "manager")
+    client_as(hospital.head_nurse).post(
+        save_url(block), {"version": "0", "f-assessment": "本季度有两次交接遗漏。"}
+    )
+    employee = client_as(hospital.nurse_wang)
+    html = employee.get(page_of(record)).content.decode()
+    assert 'data-testid="flag"' in html
+    line = "Review and assessment: 本季度有两次交接遗漏。"
+    with translation.override("en"):
+        response = employee.post(
+            reverse("web:record_flag", args=[record.talk_id, block.pk]), {"line": line}
+        )
+    assert response.status_code == 302
+    flag = Comment.objects.get(record=record, kind="correction")
+    assert flag.quote == line and flag.block_id == block.pk
+    manager_page = client_as(hospital.head_nurse).get(page_of(record)).content.decode()
+    assert 'data-testid="flags"' in manager_page and "本季度有两次交接遗漏" in manager_page
+    # A line that is not in the section is refused; the manager may not flag at all.
+    employee.post(
+        reverse("web:record_flag", args=[record.talk_id, block.pk]), {"line": "编造的一行"}
+    )
+    assert Comment.objects.filter(kind="correction").count() == 1
+    refused = client_as(hospital.head_nurse).post(
+        reverse("web:record_flag", args=[record.talk_id, block.pk]), {"line": line}
+    )
+    assert refused.status_code == 403
+
+
+def test_the_live_fallback_answers_what_changed_since_a_stamp(hospital, client_as):
+    record = started_record(hospital)
+    client = client_as(hospital.nurse_wang)
+    url = reverse("web:record_live", args=[record.talk_id])
+    first = client.get(url).json()
+    assert {s["section"] for s in first["sections"]} >= {"went_well", "agreement"}
+    assert client.get(url, {"stamp": first["stamp"]}).json()["sections"] == []
+    block = block_of(record, "agreement")
+    client_as(hospital.head_nurse).post(save_url(block), {"version": "0", "f-agreements": "新约定"})
+    changed = client.get(url, {"stamp": first["stamp"]}).json()
+    agreement = next(s for s in changed["sections"] if s["section"] == "agreement")
+    assert "新约定" in agreement["html"]
+    assert agreement["blocks"][str(block.pk)]["version"] == 1
+    assert client_as(hospital.zhao).get(url).status_code == 404

@@ -58,6 +58,7 @@ api.add_router("/metrics/", metrics_router)
 api.add_router("/", "miantan.api.v1.profiles.router")
 api.add_router("/", "miantan.api.v1.talks.router")
 api.add_router("/", "miantan.api.v1.templates.router")
+api.add_router("/", "miantan.api.v1.scripts.router")
 api.add_router("/", "miantan.api.v1.records.router")
 api.add_router("/", "miantan.api.v1.record_extras.router")
 

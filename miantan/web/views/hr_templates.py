@@ -33,6 +33,7 @@ from miantan.records.models import Template
 from miantan.records.rules import can_view_record_templates
 
 from .. import template_editor as editor
+from .hr_cues import cues_panel
 
 MAX_UPLOAD_MB = 1
 
@@ -195,6 +196,7 @@ def _list_page(
             "may_edit": may_edit,
             "new_form": new_form or NewTemplateForm(templates=templates),
             "import_form": import_form or ImportForm(),
+            "talk_cues": cues_panel(request.user),
         },
         status=status,
     )

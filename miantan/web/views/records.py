@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
@@ -22,12 +24,13 @@ from miantan.core.errors import DomainError, InvalidFields
 from miantan.core.ids import as_id
 from miantan.interviews.models import Talk
 from miantan.interviews.queries import access_talk_to_act_on
-from miantan.records import queries, services
+from miantan.records import live, queries, services
 from miantan.records.definitions import FieldType, localized
+from miantan.records.enums import CommentKind
 from miantan.records.models import Block, Record
 
 from ..record_forms import values_from_post, with_blank_rows
-from . import record_extras
+from . import record_extras, record_scripts
 from .talks import brief_url
 
 
@@ -110,8 +113,7 @@ def block_save(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespons
             {
                 "version": block.version,
                 "record_version": record.version,
-                "saved": _("Saved %(time)s")
-                % {"time": time_format(timezone.localtime(block.updated_at), "H:i")},
+                "saved": time_format(timezone.localtime(block.updated_at), "H:i"),
             }
         )
     if request.POST.get("add") or request.POST.get("remove"):
@@ -186,6 +188,57 @@ def comment_resolve(request: HttpRequest, talk_id: int, comment_id: int) -> Http
 
 @login_required
 @require_POST
+def record_flag(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
+    """The employee asks for a line of the other side's text to be corrected."""
+    page = queries.access_record(request.user, talk_id)
+    record, view = _block(page, block_id)
+    try:
+        services.flag_line(
+            record,
+            view.block.pk,
+            actor=request.user,
+            line=request.POST.get("line", ""),
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Your request to correct the line was sent."))
+    return redirect(_anchor(talk_id, view.section.section.key))
+
+
+@login_required
+@require_GET
+def record_live(request: HttpRequest, talk_id: int) -> HttpResponse:
+    """The polling fallback of the live room. `?stamp=` is what the page last received; the
+    answer is the new stamp and the sections that changed since, as the viewer sees them now
+    (all of them without a stamp). Who may see the record is read afresh, as in the room."""
+    member = live.member(request.user.pk, talk_id)
+    record = (
+        Record.objects.filter(talk_id=as_id(talk_id) or 0).only("pk", "state", "version").first()
+    )
+    if member is None or record is None:
+        raise Http404
+    stamps = queries.live_stamps(record)
+    known = queries.decode_stamps(request.GET.get("stamp", ""))
+    changed = [
+        key
+        for key, value in stamps.items()
+        if not key.startswith("_") and known.get(key) != value and member.sees(key)
+    ]
+    sections = [
+        payload
+        for key in changed
+        if (payload := section_payload(request.user, talk_id, key)) is not None
+    ]
+    return JsonResponse(
+        {"stamp": queries.encode_stamps(stamps), "state": record.state, "sections": sections},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@login_required
+@require_POST
 def record_confirm(request: HttpRequest, talk_id: int) -> HttpResponse:
     page = queries.access_record(request.user, talk_id)
     record = _record(page)
@@ -253,26 +306,7 @@ def _render(
     """The record page. `draft` holds what somebody typed into a block whose save was
     refused: it is shown in the form again, beside the newer text (`conflict`) or the errors."""
     draft, conflict, errors = draft or {}, conflict or {}, errors or {}
-    sections = []
-    for view in page.sections:
-        blocks = []
-        for block_view in view.blocks:
-            pk = block_view.block.pk
-            values = draft.get(pk, block_view.values)
-            blocks.append(
-                {
-                    "view": block_view,
-                    "entries": _inputs(view, with_blank_rows(view.section, values))
-                    if block_view.writable
-                    else [],
-                    "conflict": conflict.get(pk),
-                    "errors": errors.get(pk, []),
-                    "lines": queries.as_lines(view.section, block_view.values)
-                    if block_view.readable
-                    else [],
-                }
-            )
-        sections.append({"view": view, "blocks": blocks})
+    sections = [_section_item(view, draft, conflict, errors) for view in page.sections]
     talk: Talk = page.talk
     context = {
         "page": page,
@@ -281,6 +315,7 @@ def _render(
         "side": page.side,
         "sections": sections,
         "hints": page.record.hints if page.record is not None and page.limited_to is None else {},
+        "poll_seconds": settings.MIANTAN_LIVE_POLL_SECONDS,
         "template_name": localized(page.record.template_version.template.name)
         if page.record is not None
         else "",
@@ -289,6 +324,80 @@ def _render(
         context["brief_url"] = brief_url(request.user, talk)
     context.update(_extras(request, page))
     return render(request, "web/records/page.html", context, status=status)
+
+
+def _section_item(
+    view: queries.SectionView,
+    draft: dict[int, dict[str, Any]],
+    conflict: dict[int, tuple[Any, list[str]]],
+    errors: dict[int, list[str]],
+) -> dict[str, Any]:
+    """What `_section.html` shows of one section: each block as a form or as lines (with the
+    open "please correct" flags beside their lines), the comments."""
+    blocks = []
+    for block_view in view.blocks:
+        pk = block_view.block.pk
+        values = draft.get(pk, block_view.values)
+        flags = [
+            c
+            for c in view.comments
+            if c.kind == CommentKind.CORRECTION and c.block_id == pk and c.resolved_at is None
+        ]
+        flagged = {c.quote: c for c in flags}
+        lines = queries.as_lines(view.section, block_view.values) if block_view.readable else []
+        blocks.append(
+            {
+                "view": block_view,
+                "entries": _inputs(view, with_blank_rows(view.section, values))
+                if block_view.writable
+                else [],
+                "conflict": conflict.get(pk),
+                "errors": errors.get(pk, []),
+                "lines": [(line, flagged.get(line)) for line in lines],
+                "flags": flags,
+            }
+        )
+    remarks = [c for c in view.comments if c.kind != CommentKind.CORRECTION or c.resolved_at]
+    return {"view": view, "blocks": blocks, "remarks": remarks}
+
+
+def section_payload(user: Any, talk_id: Any, section_key: str) -> dict[str, Any] | None:
+    """One section of the record as `user` sees it now, rendered, with its blocks' versions
+    and text lines: what the live room sends when the section changed. None when the user may
+    not see the record or the section (any more). Not audited: the visit is, on opening."""
+    try:
+        page = queries.access_record(user, talk_id, audit=False)
+    except Http404:
+        return None
+    view = next((v for v in page.sections if v.section.key == section_key), None)
+    if page.record is None or view is None:
+        return None
+    item = _section_item(view, {}, {}, {})
+    html = render_to_string(
+        "web/records/_section.html",
+        {
+            "page": page,
+            "talk": page.talk,
+            "record": page.record,
+            "side": page.side,
+            "item": item,
+            "section": view,
+            "user": user,
+        },
+    )
+    return {
+        "section": section_key,
+        "html": html,
+        "record_version": page.record.version,
+        "blocks": {
+            str(block["view"].block.pk): {
+                "version": block["view"].block.version,
+                "by": block["view"].block.updated_by_id,
+                "lines": [line for line, _flag in block["lines"]],
+            }
+            for block in item["blocks"]
+        },
+    }
 
 
 def _inputs(view: queries.SectionView, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -329,4 +438,7 @@ def _extras(request: HttpRequest, page: queries.RecordPage) -> dict[str, Any]:
     """Notes, attachments and feedback of the record, as the viewer may see them."""
     if page.record is None:
         return {}
-    return record_extras.extras_context(request.user, page)
+    return {
+        **record_extras.extras_context(request.user, page),
+        **record_scripts.scripts_for_record(request.user, page),
+    }

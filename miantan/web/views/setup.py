@@ -29,6 +29,7 @@ from miantan.people.services import (
     has_active_administrator,
     time_zone_names,
 )
+from miantan.records.scripts import install_builtin_scripts
 from miantan.records.templates import install_builtin_templates
 from miantan.scheduling.work_patterns import set_up_organisation
 
@@ -157,7 +158,7 @@ def organisations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            # With the built-in talk record templates, in the same transaction.
+            # With the built-in talk record templates and scripts, in the same transaction.
             with transaction.atomic():
                 organisation = set_up_organisation(
                     slug=data["slug"],
@@ -170,6 +171,7 @@ def organisations(request: HttpRequest) -> HttpResponse:
                     actor=request.user,
                 )
                 install_builtin_templates(organisation)
+                install_builtin_scripts(organisation)
         except DomainError as error:
             _add_errors(form, error)
         else:

@@ -19,6 +19,7 @@ from miantan.metrics.services import PackLoad, load_pack_for
 from miantan.people.enums import Language
 from miantan.people.models import Organisation
 from miantan.people.services import DEFAULT_TIME_ZONE, create_first_administrator
+from miantan.records.scripts import install_builtin_scripts
 from miantan.records.templates import install_builtin_templates
 from miantan.scheduling.work_patterns import set_up_organisation
 
@@ -105,6 +106,7 @@ class Command(BaseCommand):
                     actor=None,
                 )
                 templates = install_builtin_templates(organisation)
+                install_builtin_scripts(organisation)
                 if username:
                     create_first_administrator(
                         organisation,

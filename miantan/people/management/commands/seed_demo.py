@@ -10,6 +10,7 @@ from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
 from miantan.people.models import Department, Employee, Organisation
 from miantan.records.demo import seed_records
+from miantan.records.scripts import install_builtin_scripts
 from miantan.records.templates import install_builtin_templates
 from miantan.scheduling.demo import seed_scheduling
 
@@ -73,6 +74,7 @@ class Command(BaseCommand):
             hospital, factory = seed_demo(password=options["password"])
             for organisation in (hospital, factory):
                 install_builtin_templates(organisation)
+                install_builtin_scripts(organisation)
             seed_records(hospital)
         for organisation in (hospital, factory):
             seed_metrics(organisation)

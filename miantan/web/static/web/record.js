@@ -1,47 +1,96 @@
-// Autosave of the record's section forms: a form marked data-autosave is posted a moment
-// after typing stops, with the block version it was rendered with. A refused save (the other
-// side saved first) stops autosaving that form and shows their text; what was typed stays.
+// The record page, live (PRODUCT.md C5). Section forms save a moment after typing stops, on
+// the block version they were rendered with: over the page's WebSocket when the live room is
+// connected, else by posting the form. What the other side saves arrives as the section's new
+// HTML; a block with unsaved text is kept as typed, and if the other side changed it meanwhile
+// both texts are shown (keep mine / take theirs). Text typed while the connection is down is
+// kept and sent again once it is back. Without a WebSocket the page asks for changes every few
+// seconds and says so.
 (function () {
   "use strict";
-  var DELAY = 1500;
+  var page = document.querySelector("[data-testid=record][data-live]");
+  var DELAY = 700;
+  var timers = new WeakMap();
+  var socket = null;
+  var live = false;
+  var attempts = 0;
+  var polling = null;
+  var stamp = "";
+  var closedForGood = false;
+  var people = {};
 
-  function status(form, text, isError) {
+  function text(name) {
+    return (page && page.dataset[name]) || "";
+  }
+
+  function csrf() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function blockOf(form) {
+    return form.closest(".record-block");
+  }
+
+  function status(form, message, isError) {
     var element = form.querySelector("[data-autosave-status]");
     if (element) {
-      element.textContent = text;
+      element.textContent = message;
       element.classList.toggle("warn-text", Boolean(isError));
     }
   }
 
-  function showConflict(form, answer) {
-    var box = form.parentNode.querySelector(".conflict-live");
-    if (!box) {
-      box = document.createElement("div");
-      box.className = "card error conflict conflict-live";
-      box.setAttribute("role", "alert");
-      box.setAttribute("data-testid", "conflict");
-      form.parentNode.insertBefore(box, form);
+  function roomStatus(message, kind) {
+    var element = document.querySelector("[data-live-status]");
+    if (element) {
+      element.textContent = message;
+      element.dataset.state = kind;
     }
-    box.textContent = "";
-    var message = document.createElement("p");
-    message.textContent = answer.message;
-    box.appendChild(message);
-    var list = document.createElement("ul");
-    list.className = "plain-list theirs";
-    (answer.theirs || []).forEach(function (line) {
-      var item = document.createElement("li");
-      item.textContent = line;
-      list.appendChild(item);
+  }
+
+  function fieldsOf(form) {
+    var pairs = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrfmiddlewaretoken" && typeof value === "string") {
+        pairs.push([name, value]);
+      }
     });
-    box.appendChild(list);
+    return pairs;
+  }
+
+  // --- saving ---------------------------------------------------------------------------------
+
+  function markDirty(form) {
+    form.dataset.dirty = "1";
+    form.dataset.edits = String(Number(form.dataset.edits || 0) + 1);
+    window.clearTimeout(timers.get(form));
+    timers.set(
+      form,
+      window.setTimeout(function () {
+        save(form);
+      }, DELAY)
+    );
   }
 
   function save(form) {
-    if (form.dataset.autosave === "stopped") {
+    if (form.dataset.conflict === "1") {
       return;
     }
+    var version = Number(form.querySelector("[data-version-input]").value);
+    var block = Number(blockOf(form).dataset.blockId);
+    form.dataset.sentEdits = form.dataset.edits || "0";
+    if (live && socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "save", block: block, version: version, fields: fieldsOf(form) }));
+      return;
+    }
+    if (!navigator.onLine || (page && !polling && !live && attempts > 0)) {
+      status(form, text("liveUnsaved"), true); // kept; sent again once the connection is back
+      return;
+    }
+    post(form);
+  }
+
+  function post(form) {
     var body = new FormData(form);
-    form.dataset.saving = "1";
     form.inflight = fetch(form.action, {
       method: "POST",
       body: body,
@@ -54,41 +103,371 @@
         });
       })
       .then(function (result) {
-        delete form.dataset.saving;
         form.inflight = null;
         var answer = result.answer;
         if (result.ok) {
-          form.querySelector("[data-version-input]").value = answer.version;
-          form.closest("[data-version]").dataset.version = answer.version;
-          status(form, answer.saved, false);
+          saved(form, answer.version, answer.saved);
         } else if (result.status === 409 && answer.conflict) {
-          // Their text is shown; the next explicit save is based on it.
-          form.dataset.autosave = "stopped";
-          form.querySelector("[data-version-input]").value = answer.version;
-          showConflict(form, answer);
-          status(form, answer.message, true);
+          conflict(form, answer.message, answer.theirs, answer.version);
         } else {
           var errors = answer.errors ? Object.values(answer.errors).join(" ") : answer.message;
           status(form, errors || "", true);
         }
       })
       .catch(function () {
-        delete form.dataset.saving;
         form.inflight = null;
-        status(form, form.dataset.offline || "", true);
+        status(form, text("liveUnsaved"), true);
       });
   }
 
-  document.querySelectorAll("form[data-autosave]").forEach(function (form) {
-    var timer = null;
-    form.addEventListener("input", function () {
-      window.clearTimeout(timer);
-      timer = window.setTimeout(function () {
-        save(form);
-      }, DELAY);
+  function saved(form, version, when) {
+    form.querySelector("[data-version-input]").value = version;
+    blockOf(form).dataset.version = version;
+    if (form.dataset.edits === form.dataset.sentEdits) {
+      delete form.dataset.dirty;
+    }
+    status(form, when ? text("liveSaved").replace("%(time)s", when) : "", false);
+  }
+
+  function conflict(form, message, theirs, version) {
+    form.dataset.conflict = "1";
+    form.dataset.theirVersion = version;
+    var block = blockOf(form);
+    var box = block.querySelector(".conflict-live");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "card error conflict conflict-live";
+      box.setAttribute("role", "alert");
+      box.setAttribute("data-testid", "conflict");
+      form.parentNode.insertBefore(box, form);
+    }
+    box.textContent = "";
+    var p = document.createElement("p");
+    p.textContent = message;
+    box.appendChild(p);
+    var heading = document.createElement("p");
+    heading.className = "sub";
+    heading.textContent = text("liveTheirs");
+    box.appendChild(heading);
+    var list = document.createElement("ul");
+    list.className = "plain-list theirs";
+    (theirs || []).forEach(function (line) {
+      var item = document.createElement("li");
+      item.textContent = line;
+      list.appendChild(item);
     });
-    form.addEventListener("submit", function (event) {
-      window.clearTimeout(timer);
+    box.appendChild(list);
+    var actions = document.createElement("div");
+    actions.className = "step-actions";
+    var keep = document.createElement("button");
+    keep.type = "button";
+    keep.className = "primary";
+    keep.dataset.testid = "keep-mine";
+    keep.textContent = text("liveKeepMine");
+    keep.addEventListener("click", function () {
+      // Mine, knowing theirs: saved on the version they left.
+      form.querySelector("[data-version-input]").value = form.dataset.theirVersion;
+      delete form.dataset.conflict;
+      box.remove();
+      save(form);
+    });
+    var take = document.createElement("button");
+    take.type = "button";
+    take.className = "secondary";
+    take.dataset.testid = "take-theirs";
+    take.textContent = text("liveTakeTheirs");
+    take.addEventListener("click", function () {
+      delete form.dataset.conflict;
+      delete form.dataset.dirty;
+      box.remove();
+      refreshAll();
+    });
+    actions.appendChild(take);
+    actions.appendChild(keep);
+    box.appendChild(actions);
+    status(form, message, true);
+  }
+
+  // --- what the room sends ------------------------------------------------------------------
+
+  function applySection(payload) {
+    var current = document.getElementById("section-" + payload.section);
+    if (!current) {
+      return;
+    }
+    var holder = document.createElement("template");
+    holder.innerHTML = payload.html.trim();
+    var fresh = holder.content.firstElementChild;
+    if (!fresh) {
+      return;
+    }
+    fresh.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
+      input.value = csrf();
+    });
+    current.querySelectorAll(".record-block").forEach(function (block) {
+      var id = block.dataset.blockId;
+      var form = block.querySelector("form[data-autosave]");
+      var info = payload.blocks[id] || {};
+      var replacement = fresh.querySelector('.record-block[data-block-id="' + id + '"]');
+      if (form && form.dataset.dirty === "1") {
+        var mine = Number(form.querySelector("[data-version-input]").value);
+        if (info.version > mine && form.dataset.conflict !== "1") {
+          conflict(form, text("liveConflict"), info.lines, info.version);
+        }
+        if (replacement) {
+          replacement.replaceWith(block); // keep what is being typed
+        }
+      }
+    });
+    current.replaceWith(fresh);
+  }
+
+  function refreshAll() {
+    fetch(page.dataset.pollUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (response) {
+        if (response.status === 403 || response.status === 404) {
+          cutOff();
+          return null;
+        }
+        return response.json();
+      })
+      .then(function (answer) {
+        if (!answer) {
+          return;
+        }
+        stamp = answer.stamp;
+        if (answer.state && answer.state !== page.dataset.state) {
+          window.location.reload();
+          return;
+        }
+        (answer.sections || []).forEach(applySection);
+      })
+      .catch(function () {});
+  }
+
+  function poll() {
+    var url = page.dataset.pollUrl + "?stamp=" + encodeURIComponent(stamp);
+    fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (response) {
+        if (response.status === 403 || response.status === 404) {
+          cutOff();
+          return null;
+        }
+        return response.json();
+      })
+      .then(function (answer) {
+        if (!answer) {
+          return;
+        }
+        stamp = answer.stamp;
+        if (answer.state && answer.state !== page.dataset.state) {
+          window.location.reload();
+          return;
+        }
+        (answer.sections || []).forEach(applySection);
+        resendDirty();
+      })
+      .catch(function () {});
+  }
+
+  function startPolling() {
+    if (polling || closedForGood) {
+      return;
+    }
+    roomStatus(text("livePolling"), "polling");
+    refreshAll();
+    polling = window.setInterval(poll, Number(page.dataset.pollSeconds || 2) * 1000);
+  }
+
+  function cutOff() {
+    closedForGood = true;
+    live = false;
+    if (polling) {
+      window.clearInterval(polling);
+      polling = null;
+    }
+    roomStatus(text("liveGone"), "gone");
+  }
+
+  function showPeople() {
+    var element = document.querySelector("[data-live-people]");
+    if (!element) {
+      return;
+    }
+    var names = Object.keys(people).map(function (key) {
+      var person = people[key];
+      var where = person.block ? document.querySelector('.record-block[data-block-id="' + person.block + '"]') : null;
+      var section = where ? where.closest(".record-section").querySelector("h2") : null;
+      return section ? person.name + " · " + section.textContent : person.name;
+    });
+    element.textContent = names.length ? text("liveHere") + " " + names.join("，") : "";
+    document.querySelectorAll(".record-block").forEach(function (block) {
+      var here = Object.keys(people).some(function (key) {
+        return String(people[key].block) === block.dataset.blockId;
+      });
+      block.classList.toggle("other-here", here);
+    });
+  }
+
+  function resendDirty() {
+    document.querySelectorAll("form[data-autosave][data-dirty='1']").forEach(function (form) {
+      if (form.dataset.conflict !== "1") {
+        save(form);
+      }
+    });
+  }
+
+  function receive(message) {
+    if (message.type === "saved") {
+      var block = document.querySelector('.record-block[data-block-id="' + message.block + '"]');
+      var form = block && block.querySelector("form[data-autosave]");
+      if (form) {
+        saved(form, message.version, message.saved);
+      }
+    } else if (message.type === "conflict") {
+      var conflicted = document.querySelector('.record-block[data-block-id="' + message.block + '"] form[data-autosave]');
+      if (conflicted) {
+        conflict(conflicted, message.message, message.theirs, message.version);
+      }
+    } else if (message.type === "invalid" || message.type === "error") {
+      var bad = document.querySelector('.record-block[data-block-id="' + message.block + '"] form[data-autosave]');
+      if (bad) {
+        status(bad, message.errors ? Object.values(message.errors).join(" ") : message.message, true);
+      }
+    } else if (message.type === "section") {
+      applySection(message);
+      showPeople();
+    } else if (message.type === "state") {
+      window.location.reload();
+    } else if (message.type === "presence") {
+      if (message.event === "left") {
+        delete people[message.employee];
+      } else {
+        people[message.employee] = message;
+      }
+      showPeople();
+    } else if (message.type === "cue") {
+      showCue(message);
+    } else if (message.type === "pong") {
+      lastPong = Date.now();
+    } else if (message.type === "flagged") {
+      refreshAll();
+    }
+  }
+
+  // An emotion cue, for the interviewer alone: a sentence and one or two empathy scripts that
+  // one click puts into their private notes. Shown, never kept.
+  function showCue(message) {
+    var panel = document.querySelector("[data-cue-panel]");
+    if (!panel) {
+      return;
+    }
+    var body = panel.querySelector("[data-cue-body]");
+    body.textContent = "";
+    var sentence = document.createElement("p");
+    sentence.textContent = message.message;
+    sentence.dataset.testid = "cue";
+    sentence.dataset.label = message.label;
+    body.appendChild(sentence);
+    (message.scripts || []).forEach(function (script) {
+      var form = document.createElement("form");
+      form.method = "post";
+      form.action = panel.dataset.insertUrl.replace("/0/insert/", "/" + script.id + "/insert/");
+      form.className = "cue-script";
+      var token = document.createElement("input");
+      token.type = "hidden";
+      token.name = "csrfmiddlewaretoken";
+      token.value = csrf();
+      form.appendChild(token);
+      var quote = document.createElement("p");
+      quote.textContent = "“" + script.text + "”";
+      form.appendChild(quote);
+      var button = document.createElement("button");
+      button.type = "submit";
+      button.className = "secondary";
+      button.textContent = panel.dataset.insertLabel;
+      form.appendChild(button);
+      body.appendChild(form);
+    });
+    panel.hidden = false;
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.target.matches("[data-cue-dismiss]")) {
+      var panel = event.target.closest("[data-cue-panel]");
+      panel.hidden = true;
+      panel.querySelector("[data-cue-body]").textContent = "";
+    }
+  });
+
+  function connect() {
+    if (closedForGood || !("WebSocket" in window)) {
+      startPolling();
+      return;
+    }
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var lang = document.documentElement.lang || "";
+    var opened = false;
+    socket = new WebSocket(scheme + window.location.host + page.dataset.live + "?lang=" + encodeURIComponent(lang));
+    var giveUp = window.setTimeout(function () {
+      if (!opened) {
+        socket.close();
+      }
+    }, 5000);
+    socket.addEventListener("open", function () {
+      opened = true;
+      lastPong = Date.now();
+      window.clearTimeout(giveUp);
+      live = true;
+      attempts = 0;
+      if (polling) {
+        window.clearInterval(polling);
+        polling = null;
+      }
+      roomStatus(text("liveOn"), "live");
+      refreshAll(); // what changed while away
+      resendDirty();
+    });
+    socket.addEventListener("message", function (event) {
+      receive(JSON.parse(event.data));
+    });
+    socket.addEventListener("close", function (event) {
+      window.clearTimeout(giveUp);
+      live = false;
+      if (event.code === 4403) {
+        cutOff();
+        return;
+      }
+      attempts += 1;
+      if (attempts >= 3 && !opened) {
+        startPolling();
+      } else {
+        roomStatus(text("liveReconnecting"), "reconnecting");
+      }
+      window.setTimeout(connect, Math.min(10000, 500 * Math.pow(2, attempts)));
+    });
+  }
+
+  // --- the page -------------------------------------------------------------------------------
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest("form[data-autosave]");
+    if (form) {
+      markDirty(form);
+    }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    var block = event.target.closest(".record-block");
+    if (block && live && socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "focus", block: Number(block.dataset.blockId) }));
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches("form[data-autosave]")) {
+      window.clearTimeout(timers.get(form));
       if (form.inflight) {
         // Let the autosave finish first: the button then saves on the version it produced.
         event.preventDefault();
@@ -97,6 +476,38 @@
           form.requestSubmit(submitter);
         });
       }
-    });
+    } else if (form.matches(".flag-form") && live && socket && socket.readyState === WebSocket.OPEN) {
+      event.preventDefault();
+      var block = Number(form.closest(".record-block").dataset.blockId);
+      socket.send(JSON.stringify({ type: "flag", block: block, line: form.querySelector("input[name=line]").value }));
+    }
   });
+
+  // A dropped network does not always close a WebSocket at once: the browser's offline event
+  // and an unanswered ping both count as a drop (the room is joined again when it is back).
+  window.addEventListener("offline", function () {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.close();
+    }
+  });
+  window.addEventListener("online", function () {
+    if (!live) {
+      resendDirty();
+    }
+  });
+  var lastPong = Date.now();
+  window.setInterval(function () {
+    if (!live || !socket || socket.readyState !== WebSocket.OPEN) {
+      return;
+    }
+    if (Date.now() - lastPong > 25000) {
+      socket.close();
+      return;
+    }
+    socket.send(JSON.stringify({ type: "ping" }));
+  }, 10000);
+
+  if (page && page.dataset.state !== "confirmed") {
+    connect();
+  }
 })();

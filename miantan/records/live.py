@@ -1,0 +1,135 @@
+"""The live room of a talk's record (PRODUCT.md C5): who may be in it, and telling it what
+changed.
+
+Every page showing the record joins the room of its talk over a WebSocket (the consumer is in
+`miantan.web.consumers`). The services announce each change after it commits: a section
+(`record.section`: a block saved or handed in, a comment, a line flagged) or the record's state
+(`record.state`: confirmed). The room's members fetch what they may see of it themselves, so an
+announcement carries no text. The channel layer is in memory for one server process, or in
+Redis (REDIS_URL) when several processes serve the same rooms.
+
+Access is checked when joining and again on every message, from the database, not from what
+the connection remembers: a role revoked or an employee who left is cut off at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import Http404
+
+from miantan.core.ids import as_id
+
+logger = logging.getLogger(__name__)
+
+
+def group_name(talk_id: int) -> str:
+    return f"record-{int(talk_id)}"
+
+
+@dataclass(frozen=True)
+class Member:
+    """Who is in a room: the signed-in person, their side (None when they follow the record or
+    were mentioned in it) and the sections they may see ("*" all)."""
+
+    user_id: int
+    employee_id: int
+    name: str
+    side: str | None
+    sections: frozenset[str]
+
+    def sees(self, section: str) -> bool:
+        return "*" in self.sections or section in self.sections
+
+    def as_json(self) -> dict[str, Any]:
+        return {"employee": self.employee_id, "name": self.name, "side": self.side or ""}
+
+
+def member(user_id: Any, talk_id: Any, *, audit: bool = False) -> Member | None:
+    """The user as a member of the talk's room, read afresh from the database (user, employee,
+    roles, talk, mentions), or None when they may not see the record (any more).
+
+    One of the talk's two people, still active in its organisation, is recognised from two
+    queries; anyone else (HR, administrators, mentioned colleagues) goes through
+    `access_record`, as the page does."""
+    from .queries import access_record
+
+    pk = as_id(user_id)
+    user = (
+        get_user_model().objects.filter(pk=pk, is_active=True).select_related("employee").first()
+        if pk
+        else None
+    )
+    if user is None:
+        return None
+    quick = None if audit else _participant(user, talk_id)
+    if quick is not None:
+        return quick
+    try:
+        page = access_record(user, talk_id, audit=audit, contents=False)
+    except Http404:
+        return None
+    own = getattr(user, "employee", None)
+    if page.record is None or own is None:
+        return None
+    sections = frozenset(page.limited_to) if page.limited_to is not None else frozenset({"*"})
+    return Member(
+        user_id=user.pk,
+        employee_id=own.pk,
+        name=own.name,
+        side=page.side,
+        sections=sections,
+    )
+
+
+def _participant(user: Any, talk_id: Any) -> Member | None:
+    from miantan.interviews.models import Talk
+
+    own = getattr(user, "employee", None)
+    pk = as_id(talk_id)
+    if own is None or not own.is_active or pk is None:
+        return None
+    talk = (
+        Talk.objects.filter(pk=pk, organisation_id=own.organisation_id)
+        .values("employee_id", "counterpart_id", "state")
+        .first()
+    )
+    if talk is None or own.pk not in (talk["employee_id"], talk["counterpart_id"]):
+        return None
+    side = "employee" if own.pk == talk["employee_id"] else "manager"
+    return Member(
+        user_id=user.pk, employee_id=own.pk, name=own.name, side=side, sections=frozenset({"*"})
+    )
+
+
+def announce_section(talk_id: int, section: str, *, by: int | None, version: int) -> None:
+    """Tell the room, once the current transaction commits, that a section changed."""
+    _after_commit(
+        talk_id,
+        {"type": "record.section", "section": section, "by": by, "version": version},
+    )
+
+
+def announce_state(talk_id: int, state: str, *, by: int | None) -> None:
+    """Tell the room, once the current transaction commits, that the record's state changed."""
+    _after_commit(talk_id, {"type": "record.state", "state": state, "by": by})
+
+
+def _after_commit(talk_id: int, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: _send(group_name(talk_id), event))
+
+
+def _send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:  # a change is saved whether or not the room hears of it at once
+        logger.warning("live record: an announcement to %s was not delivered", group, exc_info=True)
