@@ -8,7 +8,7 @@ new section is one sample ("edit to display"). Saves go round the rooms at a ste
 (`--rate` per second in all, 10 by default: 200 people typing, each saving every 20 s).
 
 The polling fallback: the employees have no WebSocket and ask `GET …/record/live/?stamp=` every
-MIANTAN_LIVE_POLL_SECONDS (2 s) instead; the sample is from the save to the poll that brings it.
+MIANTAN_LIVE_POLL_SECONDS (5 s) instead; the sample is from the save to the poll that brings it.
 
     .venv/bin/python bench/live_record.py [--databases sqlite,postgresql] [--rooms 200]
 """
@@ -66,6 +66,7 @@ def measure(databases: str, rooms: int, rate: float, seconds: float) -> list[Res
                 "PYTHONPATH": str(ROOT),
             }
             env.pop("REDIS_URL", None)
+            env["MIANTAN_DB_CONN_MAX_AGE"] = "0"  # as the ASGI server runs in production
             world = _prepare(env, rooms)
             port = _free_port()
             server = subprocess.Popen(  # noqa: S603

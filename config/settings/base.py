@@ -89,7 +89,7 @@ CHANNEL_LAYERS = (
     else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 )
 # How often a record page without a WebSocket asks for changes (the polling fallback).
-MIANTAN_LIVE_POLL_SECONDS = float(os.environ.get("MIANTAN_LIVE_POLL_SECONDS", "2"))
+MIANTAN_LIVE_POLL_SECONDS = float(os.environ.get("MIANTAN_LIVE_POLL_SECONDS", "5"))
 
 TEMPLATES = [
     {
@@ -113,7 +113,14 @@ TEMPLATES = [
 # SQLite is the embedded default; DATABASE_URL selects PostgreSQL (or another SQLite file).
 SILENCED_SYSTEM_CHECKS: list[str] = []
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'miantan.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Connections are closed at the end of each request by default: under the ASGI server (make run,
+# the /ws/ processes) every request runs in a thread of its own, so connections kept open would
+# pile up to the server's limit. WSGI workers (gunicorn) may keep them: MIANTAN_DB_CONN_MAX_AGE=60.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("MIANTAN_DB_CONN_MAX_AGE", "0"))
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # The covering indexes (INCLUDE) are for PostgreSQL; SQLite uses them as plain indexes.

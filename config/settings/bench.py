@@ -1,5 +1,6 @@
 """Benchmarks (`make bench`): production-like request handling, fast hashing, tasks in-process."""
 
+import os
 import warnings
 
 from .base import *
@@ -14,6 +15,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 LOGGING["root"]["level"] = "WARNING"
+# The page benchmarks run in one process and thread (django.test.Client), like a WSGI worker:
+# its connection is kept. The ASGI server of bench/live_record.py closes them per request.
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and not os.environ.get(
+    "MIANTAN_DB_CONN_MAX_AGE"
+):
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
 WHITENOISE_USE_FINDERS = True
 # Static files are served from the finders here; there is no collected directory to look at.
 warnings.filterwarnings("ignore", message="No directory at")
