@@ -32,6 +32,8 @@ from urllib.parse import quote
 from benchlib import PG_SERVER, RESULTS, ROOT, Result, merge_results, percentile, postgres_reachable
 
 PG_DATABASE = "miantan_bench_live"
+# What failed in the current run (a client's connection, a 500 answer): reported, not hidden.
+failures: list[str] = []
 SETUP = ROOT / "bench" / "live_record_setup.py"
 
 
@@ -86,6 +88,7 @@ def measure(databases: str, rooms: int, rate: float, seconds: float) -> list[Res
             try:
                 _wait_for(port)
                 for fallback in ("", "polling"):
+                    failures.clear()
                     samples = asyncio.run(_run(port, world, rate, seconds, polling=bool(fallback)))
                     dataset = f"rooms={len(world['rooms'])}" + (
                         f",fallback={fallback}" if fallback else ""
@@ -108,10 +111,14 @@ def measure(databases: str, rooms: int, rate: float, seconds: float) -> list[Res
                             }
                         )
 
+                    add("live_record.samples", len(samples), "saves")
+                    add("live_record.failed_requests", len(failures), "requests")
+                    add("live_record.load_average", os.getloadavg()[0], "processes")
+                    if not samples:
+                        print(f"[{database} {dataset}] no save reached the other side", flush=True)
+                        continue
                     add("live_record.edit_to_display_ms.p95", percentile(samples, 95), "ms")
                     add("live_record.edit_to_display_ms.median", statistics.median(samples), "ms")
-                    add("live_record.samples", len(samples), "saves")
-                    add("live_record.load_average", os.getloadavg()[0], "processes")
                     median, p95 = statistics.median(samples), percentile(samples, 95)
                     print(
                         f"[{database} {dataset}] edit to display: median {median:.0f} ms, "
@@ -231,7 +238,8 @@ async def _run(
                 await job
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # a broken client is a broken benchmark: say so
+            except Exception as error:  # counted, and said, not hidden
+                failures.append(repr(error))
                 print(f"  a client failed: {error!r}", flush=True)
 
         return asyncio.create_task(run())
@@ -264,16 +272,19 @@ async def _run(
         room = rooms[n % len(rooms)]
         version = versions[room["block"]]
         sent[(room["block"], version + 1)] = time.perf_counter()
-        await managers[n % len(rooms)].send(
-            json.dumps(
-                {
-                    "type": "save",
-                    "block": room["block"],
-                    "version": version,
-                    "fields": [["version", str(version)], ["f-agreements", f"第 {n} 次修改"]],
-                }
-            )
+        message = json.dumps(
+            {
+                "type": "save",
+                "block": room["block"],
+                "version": version,
+                "fields": [["version", str(version)], ["f-agreements", f"第 {n} 次修改"]],
+            }
         )
+        try:
+            await managers[n % len(rooms)].send(message)
+        except Exception as error:  # the server dropped this page: counted, the run goes on
+            sent.pop((room["block"], version + 1), None)
+            failures.append(repr(error))
         # The next save of this room waits for this one to be acknowledged (a person's page
         # saves one version after the other).
         await asyncio.sleep(1 / rate)
