@@ -442,3 +442,14 @@ def block_of(page: RecordPage, block_id: Any) -> tuple[Section, Block] | None:
     if page.limited_to is not None and section.key not in page.limited_to:
         return None
     return section, block
+
+
+def readable_block(page: RecordPage, block_id: Any) -> tuple[SectionView, BlockView] | None:
+    """One block of the page that its viewer may read, with its section; None otherwise (the
+    pages and the API answer 404)."""
+    pk = as_id(block_id)
+    for section in page.sections:
+        for view in section.blocks:
+            if view.block.pk == pk and view.readable:
+                return section, view
+    return None

@@ -14,7 +14,6 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 
 from miantan.core.errors import InvalidFields
-from miantan.core.ids import as_id
 from miantan.interviews.queries import access_talk_to_act_on
 from miantan.records import queries, services
 from miantan.records.definitions import localized
@@ -159,12 +158,12 @@ def save_block(request: HttpRequest, talk_id: int, block_id: int) -> object:
     """Save one section's values (the whole section), based on the block `version` last read.
     409 `stale` with the block as it is now when somebody saved it since."""
     page = queries.access_record(request.user, talk_id)
-    record, _view = _block(page, block_id)
+    record, found = _block(page, block_id)
     data = parse(BlockIn, request)
     try:
         block = services.save_block(
             record,
-            _view.block.pk,
+            found.pk,
             actor=request.user,
             values=data.values,
             base_version=data.version,
@@ -187,10 +186,10 @@ def save_block(request: HttpRequest, talk_id: int, block_id: int) -> object:
 def submit_block(request: HttpRequest, talk_id: int, block_id: int) -> object:
     """Hand in one's copy of a sealed section; it is shown to the other side once both have."""
     page = queries.access_record(request.user, talk_id)
-    record, view = _block(page, block_id)
+    record, found = _block(page, block_id)
     data = parse(VersionIn, request)
-    services.submit_block(record, view.block.pk, actor=request.user, base_version=data.version)
-    return _block_out(_view_of(queries.access_record(request.user, talk_id), view.block.pk))
+    services.submit_block(record, found.pk, actor=request.user, base_version=data.version)
+    return _block_out(_view_of(queries.access_record(request.user, talk_id), found.pk))
 
 
 @router.get(
@@ -263,24 +262,16 @@ def _record(page: queries.RecordPage) -> Any:
     return page.record
 
 
-def _block(page: queries.RecordPage, block_id: Any) -> tuple[Any, Any]:
+def _block(page: queries.RecordPage, block_id: Any) -> tuple[Any, Block]:
     record = _record(page)
-    view = _view_of(page, block_id)
-    return record, _Found(view)
-
-
-class _Found:
-    def __init__(self, view: queries.BlockView) -> None:
-        self.block: Block = view.block
+    return record, _view_of(page, block_id).block
 
 
 def _view_of(page: queries.RecordPage, block_id: Any) -> queries.BlockView:
-    pk = as_id(block_id)
-    for section in page.sections:
-        for view in section.blocks:
-            if view.block.pk == pk and view.readable:
-                return view
-    raise Http404
+    found = queries.readable_block(page, block_id)
+    if found is None:
+        raise Http404
+    return found[1]
 
 
 def _block_out(view: queries.BlockView) -> dict[str, Any]:

@@ -58,9 +58,8 @@ def record_open(request: HttpRequest, talk_id: int) -> HttpResponse:
 @require_POST
 def block_save(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
     page = queries.access_record(request.user, talk_id)
-    record, view = _block(page, block_id)
-    section = view.section
-    values = values_from_post(section.section, request.POST, view.block.values)
+    record, section, block_found = _block(page, block_id)
+    values = values_from_post(section.section, request.POST, block_found.values)
     autosave = request.headers.get("X-Autosave") == "1"
     try:
         base = int(request.POST.get("version", ""))
@@ -68,7 +67,7 @@ def block_save(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespons
         base = -1
     try:
         block = services.save_block(
-            record, view.block.pk, actor=request.user, values=values, base_version=base
+            record, block_found.pk, actor=request.user, values=values, base_version=base
         )
     except services.StaleBlock as stale:
         theirs = queries.as_lines(section.section, stale.block.values)
@@ -100,8 +99,8 @@ def block_save(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespons
             request,
             page,
             status=400,
-            draft={view.block.pk: values},
-            errors={view.block.pk: [str(text) for text in invalid.errors.values()]},
+            draft={block_found.pk: values},
+            errors={block_found.pk: [str(text) for text in invalid.errors.values()]},
         )
     except DomainError as error:
         if autosave:
@@ -126,11 +125,11 @@ def block_save(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespons
 @require_POST
 def block_submit(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
     page = queries.access_record(request.user, talk_id)
-    record, view = _block(page, block_id)
+    record, section, block_found = _block(page, block_id)
     try:
         services.submit_block(
             record,
-            view.block.pk,
+            block_found.pk,
             actor=request.user,
             base_version=_int(request.POST.get("version")),
         )
@@ -140,9 +139,9 @@ def block_submit(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespo
         messages.success(
             request,
             _("You handed in “%(section)s”; it is shown to the other side once both have.")
-            % {"section": view.section.title},
+            % {"section": section.title},
         )
-    return redirect(_anchor(talk_id, view.section.section.key))
+    return redirect(_anchor(talk_id, section.section.key))
 
 
 @login_required
@@ -191,11 +190,11 @@ def comment_resolve(request: HttpRequest, talk_id: int, comment_id: int) -> Http
 def record_flag(request: HttpRequest, talk_id: int, block_id: int) -> HttpResponse:
     """The employee asks for a line of the other side's text to be corrected."""
     page = queries.access_record(request.user, talk_id)
-    record, view = _block(page, block_id)
+    record, section, block_found = _block(page, block_id)
     try:
         services.flag_line(
             record,
-            view.block.pk,
+            block_found.pk,
             actor=request.user,
             line=request.POST.get("line", ""),
             note=request.POST.get("note", ""),
@@ -204,7 +203,7 @@ def record_flag(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespon
         messages.error(request, str(error.message))
     else:
         messages.success(request, _("Your request to correct the line was sent."))
-    return redirect(_anchor(talk_id, view.section.section.key))
+    return redirect(_anchor(talk_id, section.section.key))
 
 
 @login_required
@@ -265,20 +264,13 @@ def _record(page: queries.RecordPage) -> Record:
     return page.record
 
 
-def _block(page: queries.RecordPage, block_id: Any) -> tuple[Record, Any]:
+def _block(page: queries.RecordPage, block_id: Any) -> tuple[Record, queries.SectionView, Block]:
     record = _record(page)
-    pk = as_id(block_id)
-    for section in page.sections:
-        for view in section.blocks:
-            if view.block.pk == pk and view.readable:
-                return record, _Found(section=section, block=view.block)
-    raise Http404
-
-
-class _Found:
-    def __init__(self, *, section: queries.SectionView, block: Block) -> None:
-        self.section = section
-        self.block = block
+    found = queries.readable_block(page, block_id)
+    if found is None:
+        raise Http404
+    section, view = found
+    return record, section, view.block
 
 
 def _anchor(talk_id: Any, section: str) -> str:
