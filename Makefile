@@ -29,14 +29,19 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian packages: gettext for translations; chromium and CJK fonts for browser tests; Redis for
-# the test of the live record's rooms shared by two server processes.
+# Debian packages: gettext for translations; Pango, HarfBuzz's subsetter and the Noto CJK fonts
+# for the PDF export (WeasyPrint); chromium for browser tests; poppler-utils to check the exported
+# PDFs (pdfsig, pdffonts, pdftotext); Redis for the test of the live record's rooms shared by two
+# server processes.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 sysdeps:
-	@command -v msgfmt >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+	@if ! command -v msgfmt >/dev/null || ! dpkg -s $(PDF_LIBS) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext $(PDF_LIBS) >/dev/null; \
+	fi
 
 sysdeps-test: sysdeps
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ! command -v redis-server >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk redis-server >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ! command -v redis-server >/dev/null || ! command -v pdfsig >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk redis-server poppler-utils >/dev/null; \
 	fi
 
 install: $(VENV)/.installed node_modules/.installed sysdeps messages

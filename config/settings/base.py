@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "miantan.scheduling",
     "miantan.interviews",
     "miantan.records",
+    "miantan.archive",
     "miantan.notifications",
     "miantan.accounts",
     "miantan.web",

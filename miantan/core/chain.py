@@ -6,7 +6,10 @@ the database. Without the key nobody can write a link that verifies, so an edite
 appended row is found; re-chaining a tail needs the key too. What a key holder could still do
 (rewrite a tail, cut it off) is caught by signed checkpoints of the head kept elsewhere.
 
-The audit trail uses this module; nothing here knows about Django models.
+The seal is pluggable (`Sealer`): the audit trail seals with HMAC keys (`KeyRing`), which
+only their holder can check; the signed archive seals with Ed25519 (`miantan.core.signing`),
+which anyone holding the published public key can check, offline. Both use this module;
+nothing here knows about Django models.
 """
 
 from __future__ import annotations
@@ -20,11 +23,26 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 GENESIS = "0" * 64
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 MIN_KEY_BYTES = 32
+
+
+class Sealer(Protocol):
+    """Seals links and checks seals: `keys` names the keys it can check with, `current_id`
+    the one new links are sealed with."""
+
+    @property
+    def keys(self) -> Any: ...
+
+    @property
+    def current_id(self) -> str: ...
+
+    def mac(self, key_id: str, message: bytes) -> str: ...
+
+    def verifies(self, key_id: str, message: bytes, mac: str) -> bool: ...
 
 
 class KeyRingError(ValueError):
@@ -108,9 +126,18 @@ def canonical(fields: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def link_hash(ring: KeyRing, key_id: str, prev_hash: str, fields: dict[str, Any]) -> str:
-    message = b"\n".join((key_id.encode(), prev_hash.encode(), canonical(fields)))
-    return ring.mac(key_id, message)
+def link_message(key_id: str, prev_hash: str, fields: dict[str, Any]) -> bytes:
+    return b"\n".join((key_id.encode(), prev_hash.encode(), canonical(fields)))
+
+
+def link_hash(ring: Sealer, key_id: str, prev_hash: str, fields: dict[str, Any]) -> str:
+    return ring.mac(key_id, link_message(key_id, prev_hash, fields))
+
+
+def link_verifies(ring: Sealer, link: Link) -> bool:
+    return ring.verifies(
+        link.key_id, link_message(link.key_id, link.prev_hash, link.fields), link.hash
+    )
 
 
 @dataclass(frozen=True)
@@ -145,14 +172,14 @@ class Checkpoint:
 
     @classmethod
     def sign(
-        cls, ring: KeyRing, *, chain: str, seq: int, hash: str, first: str, at: datetime
+        cls, ring: Sealer, *, chain: str, seq: int, hash: str, first: str, at: datetime
     ) -> Checkpoint:
         moment = at.isoformat(timespec="microseconds")
         message = _checkpoint_message(chain, seq, hash, first, moment, ring.current_id)
         signature = ring.mac(ring.current_id, message)
         return cls(chain, seq, hash, first, moment, ring.current_id, signature)
 
-    def verifies(self, ring: KeyRing) -> bool:
+    def verifies(self, ring: Sealer) -> bool:
         message = _checkpoint_message(
             self.chain, self.seq, self.hash, self.first, self.at, self.key_id
         )
@@ -234,7 +261,7 @@ def _missing(low: int, high: int) -> str:
 
 @dataclass
 class _Walk:
-    ring: KeyRing
+    ring: Sealer
     head: tuple[int, str] | None
     by_seq: dict[int, list[Checkpoint]]
     prev_seq: int = 0
@@ -260,7 +287,7 @@ class _Walk:
                 "forged",
                 f"signed with a key this installation does not hold ('{link.key_id}')",
             )
-        elif link_hash(self.ring, link.key_id, link.prev_hash, link.fields) != link.hash:
+        elif not link_verifies(self.ring, link):
             kind = "forged" if beyond_head else "altered"
             yield Problem(seq, kind, "its signature does not match its contents")
         if link.position is not None and link.position != stored_at:
@@ -305,7 +332,7 @@ class _Walk:
 
 def verify_links(
     links: Iterable[Link],
-    ring: KeyRing,
+    ring: Sealer,
     *,
     head: tuple[int, str] | None = None,
     checkpoints: Iterable[Checkpoint] = (),

@@ -52,7 +52,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         {TalkState.NEGOTIATING, TalkState.IN_PROGRESS, TalkState.CANCELLED}
     ),
     TalkState.IN_PROGRESS: frozenset({TalkState.AWAITING_SIGNATURES, TalkState.CANCELLED}),
-    TalkState.AWAITING_SIGNATURES: frozenset({TalkState.ARCHIVED}),
+    # An appeal resolved by amending sends the record back to both sides to change and sign.
+    TalkState.AWAITING_SIGNATURES: frozenset({TalkState.ARCHIVED, TalkState.IN_PROGRESS}),
     TalkState.ARCHIVED: frozenset(),
     TalkState.DECLINED: frozenset(),
     TalkState.EXPIRED: frozenset(),
@@ -111,6 +112,10 @@ class TalkEvent(models.TextChoices):
     # Both sides confirmed the record: it waits for their signatures.
     CONFIRMED = "confirmed", pgettext_lazy("talk event", "confirmed the record")
     AGENDA_EDITED = "agenda_edited", pgettext_lazy("talk event", "edited the agenda")
+    # Both sides signed the record and it was archived.
+    ARCHIVED = "archived", pgettext_lazy("talk event", "signed and archived the record")
+    # HR resolved an appeal by sending the record back to be amended.
+    AMENDED = "amended", pgettext_lazy("talk event", "reopened the record to amend it")
     REMINDED = "reminded", pgettext_lazy("talk event", "was reminded")
 
 

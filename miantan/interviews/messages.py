@@ -40,7 +40,8 @@ REMINDER = "reminder"
 PREPARE = "prepare"
 # Both sides hear of these, the actor included: their calendars change.
 _CALENDAR_EVENTS = frozenset({TalkEvent.ACCEPTED, TalkEvent.CANCELLED, TalkEvent.EXPIRED})
-_SILENT = frozenset({TalkEvent.STARTED, TalkEvent.REMINDED})
+# The archive tells people of signatures and appeals in its own words.
+_SILENT = frozenset({TalkEvent.STARTED, TalkEvent.REMINDED, TalkEvent.ARCHIVED, TalkEvent.AMENDED})
 _INBOX_ONLY = frozenset({TalkEvent.AGENDA_EDITED})
 
 TITLES: dict[str, Promise] = {

@@ -39,6 +39,8 @@ class RecordState(models.TextChoices):
     PREPARING = "preparing", pgettext_lazy("record state", "preparing")
     IN_PROGRESS = "in_progress", pgettext_lazy("record state", "in progress")
     CONFIRMED = "confirmed", pgettext_lazy("record state", "ready to sign")
+    # Signed by both sides and locked (miantan.archive).
+    ARCHIVED = "archived", pgettext_lazy("record state", "signed and archived")
 
 
 # While these hold, the sections can still be written.

@@ -14,14 +14,17 @@ the connection remembers: a role revoked or an employee who left is cut off at o
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.http import Http404
 
 from miantan.core.ids import as_id
@@ -31,6 +34,62 @@ logger = logging.getLogger(__name__)
 
 def group_name(talk_id: int) -> str:
     return f"record-{int(talk_id)}"
+
+
+def database_sync_to_async(function: Any) -> Any:
+    """Run database work off the event loop, with the thread's connection closed when it is
+    too old or broken, as after a request. On PostgreSQL in the loop's worker threads side by
+    side (a bounded pool, so a bounded number of connections however many rooms are open;
+    channels' own helper runs all of a process's database work in one thread, one consumer
+    after the other); SQLite lets one writer in at a time anyway, so there it keeps to one
+    thread."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=connection.vendor == "sqlite")
+
+
+Heard = Callable[[float], Awaitable[bool]]
+
+#: The room's events that change what the record shows (the rest is presence news).
+CHANGES = frozenset({"record.section", "record.state"})
+
+
+@asynccontextmanager
+async def listening(talk_id: Any) -> AsyncIterator[Heard | None]:
+    """Listen to a talk's room from an HTTP request (the polling fallback): yields
+    `heard(seconds)`, which waits until the room hears of a change (True) or the time is up
+    (False). Listening starts before the caller reads the record, so a change committed in
+    between is not missed. Yields None when there is no channel layer or no talk to listen to."""
+    layer = get_channel_layer()
+    pk = as_id(talk_id)
+    if layer is None or pk is None:
+        yield None
+        return
+    channel = await layer.new_channel("poll.")
+    group = group_name(pk)
+    await layer.group_add(group, channel)
+
+    async def heard(seconds: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            try:
+                event = await asyncio.wait_for(layer.receive(channel), timeout=left)
+            except TimeoutError:
+                return False
+            if event.get("type") in CHANGES:  # not presence news
+                return True
+        return False
+
+    try:
+        yield heard
+    finally:
+        await layer.group_discard(group, channel)
 
 
 @dataclass(frozen=True)

@@ -16,39 +16,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import close_old_connections, connection
 from django.http import Http404, QueryDict
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from miantan.core.errors import DomainError, InvalidFields
 from miantan.records import live, queries, services
+from miantan.records.live import database_sync_to_async
 
 from .record_forms import values_from_post
 from .views.records import section_payload
 
 CUT_OFF = 4403
-
-
-def database_sync_to_async(function: Any) -> Any:
-    """Run database work off the event loop, with the thread's connection closed when it is
-    too old or broken, as after a request. On PostgreSQL in the worker threads side by side
-    (channels' own helper runs all of a process's database work in one thread, one consumer
-    after the other); SQLite lets one writer in at a time anyway, so there it keeps to one
-    thread."""
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=connection.vendor == "sqlite")
 
 
 MAX_FIELDS = 400

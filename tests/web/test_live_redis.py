@@ -175,3 +175,27 @@ def test_two_server_processes_share_a_room_through_redis(two_servers) -> None:
         section = _next(employee, "section")
         assert section["section"] == "agreement"
         assert "两台服务器之间的同步" in str(section["html"])
+
+
+def test_a_waiting_poll_on_one_process_hears_a_save_on_the_other(two_servers) -> None:
+    """The polling fallback across processes: 王芳's page, without a WebSocket, waits on the
+    second process; 周敏 saves through the first; the wait ends with her text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.web.test_live_poll import poll, save_over
+
+    (first, second), world = two_servers
+    base = f"http://127.0.0.1:{second}"
+    stamp = poll(base, world["talk"], world["employee"])[1]["stamp"]
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        waiting = pool.submit(poll, base, world["talk"], world["employee"], stamp=stamp, wait="20")
+        time.sleep(0.5)
+        assert not waiting.done()
+        with _room(first, world["talk"], world["manager"]) as manager:
+            saved = save_over(manager, world["block"], "跨进程的长轮询", 0)
+            assert saved["version"] == 1
+        status, answer = waiting.result(timeout=30)
+    assert time.monotonic() - started < 10
+    assert status == 200 and answer["waited"] is True
+    assert any("跨进程的长轮询" in section["html"] for section in answer["sections"])

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -27,6 +30,7 @@ from miantan.interviews.queries import access_talk_to_act_on
 from miantan.records import live, queries, services
 from miantan.records.definitions import FieldType, localized
 from miantan.records.enums import CommentKind
+from miantan.records.live import database_sync_to_async
 from miantan.records.models import Block, Record
 
 from ..record_forms import values_from_post, with_blank_rows
@@ -206,34 +210,62 @@ def record_flag(request: HttpRequest, talk_id: int, block_id: int) -> HttpRespon
     return redirect(_anchor(talk_id, section.section.key))
 
 
+#: The longest a polling request waits for a change before answering "nothing new": well under
+#: the minute after which proxies commonly give up on a quiet request.
+LONGEST_WAIT_SECONDS = 25
+
+
 @login_required
 @require_GET
-def record_live(request: HttpRequest, talk_id: int) -> HttpResponse:
-    """The polling fallback of the live room. `?stamp=` is what the page last received; the
-    answer is the new stamp and the sections that changed since, as the viewer sees them now
-    (all of them without a stamp). Who may see the record is read afresh, as in the room."""
-    member = live.member(request.user.pk, talk_id)
+async def record_live(request: HttpRequest, talk_id: int) -> HttpResponse:
+    """The polling fallback of the live room (long polling). `?stamp=` is what the page last
+    received; the answer is the new stamp and the sections that changed since, as the viewer
+    sees them now (all of them without a stamp). With `?wait=N` and nothing new yet, the request
+    waits up to N seconds (at most LONGEST_WAIT_SECONDS) for the room to hear of a change and
+    answers as soon as it does, so an edit shows on the other side as fast as over the
+    WebSocket. While it waits it holds no database connection. `waited` in the answer says
+    whether it could wait: a server without an event loop (WSGI) answers at once, and the page
+    then asks again after `poll_seconds`. Who may see the record is read afresh every time."""
+    user = await request.auser()
+    known = queries.decode_stamps(request.GET.get("stamp", ""))
+    wait = min(max(_int(request.GET.get("wait")), 0), LONGEST_WAIT_SECONDS)
+    if not isinstance(request, ASGIRequest) or not known:
+        wait = 0
+    async with live.listening(talk_id if wait else None) as heard:
+        if heard is None:
+            wait = 0
+        answer = await database_sync_to_async(_live_answer)(user, talk_id, known)
+        if answer is None:
+            raise Http404
+        unchanged = answer["stamp"] == queries.encode_stamps(known)
+        if heard is not None and wait and unchanged:
+            # Nothing new: free this request's database connection, then wait for the room.
+            await sync_to_async(connections.close_all)()
+            if await heard(wait):
+                answer = await database_sync_to_async(_live_answer)(user, talk_id, known)
+                if answer is None:
+                    raise Http404
+    answer["waited"] = bool(wait)
+    return JsonResponse(answer, headers={"Cache-Control": "no-store"})
+
+
+def _live_answer(user: Any, talk_id: Any, known: dict[str, str]) -> dict[str, Any] | None:
+    member = live.member(user.pk, talk_id)
     record = (
         Record.objects.filter(talk_id=as_id(talk_id) or 0).only("pk", "state", "version").first()
     )
     if member is None or record is None:
-        raise Http404
+        return None
     stamps = queries.live_stamps(record)
-    known = queries.decode_stamps(request.GET.get("stamp", ""))
     changed = [
         key
         for key, value in stamps.items()
         if not key.startswith("_") and known.get(key) != value and member.sees(key)
     ]
     sections = [
-        payload
-        for key in changed
-        if (payload := section_payload(request.user, talk_id, key)) is not None
+        payload for key in changed if (payload := section_payload(user, talk_id, key)) is not None
     ]
-    return JsonResponse(
-        {"stamp": queries.encode_stamps(stamps), "state": record.state, "sections": sections},
-        headers={"Cache-Control": "no-store"},
-    )
+    return {"stamp": queries.encode_stamps(stamps), "state": record.state, "sections": sections}
 
 
 @login_required

@@ -35,7 +35,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
-from miantan.core import crypto
+from miantan.core import crypto, rowlocks
 from miantan.core.fields import EncryptedJSONField, EncryptedTextField
 
 DEFAULT_BATCH_SIZE = 500
@@ -158,7 +158,10 @@ def rotate_column(column: SealedColumn, *, batch_size: int, report: Report) -> i
                 new = _resealed(column, row, pk, token)
                 if new != token:
                     changed.append(_row_with(column, row, pk, new))
-            column.model._base_manager.bulk_update(changed, [column.field.name])
+            if changed:
+                # The same values under the new key: rows of archived records included.
+                with rowlocks.lifted():
+                    column.model._base_manager.bulk_update(changed, [column.field.name])
         done += len(found)
         last = found[-1][1]
         report(column.label, done, total)

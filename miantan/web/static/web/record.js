@@ -245,18 +245,35 @@
       .catch(function () {});
   }
 
+  // The polling fallback is long polling: each request waits on the server until the room
+  // hears of a change (or about 25 s pass), and the next one goes out as soon as it answers.
+  // A server that cannot wait (answer.waited false) is asked again every poll-seconds.
   function poll() {
-    var url = page.dataset.pollUrl + "?stamp=" + encodeURIComponent(stamp);
-    fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+    if (!polling || closedForGood) {
+      return;
+    }
+    var round = polling;
+    var url = page.dataset.pollUrl + "?wait=25&stamp=" + encodeURIComponent(stamp);
+    var controller = "AbortController" in window ? new AbortController() : null;
+    round.controller = controller;
+    var pause = Number(page.dataset.pollSeconds || 2) * 1000;
+    fetch(url, {
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch" },
+      signal: controller ? controller.signal : undefined,
+    })
       .then(function (response) {
         if (response.status === 403 || response.status === 404) {
           cutOff();
           return null;
         }
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
         return response.json();
       })
       .then(function (answer) {
-        if (!answer) {
+        if (!answer || polling !== round) {
           return;
         }
         stamp = answer.stamp;
@@ -266,8 +283,23 @@
         }
         (answer.sections || []).forEach(applySection);
         resendDirty();
+        round.timer = window.setTimeout(poll, answer.waited ? 0 : pause);
       })
-      .catch(function () {});
+      .catch(function () {
+        if (polling === round) {
+          round.timer = window.setTimeout(poll, pause);
+        }
+      });
+  }
+
+  function stopPolling() {
+    if (polling) {
+      window.clearTimeout(polling.timer);
+      if (polling.controller) {
+        polling.controller.abort();
+      }
+      polling = null;
+    }
   }
 
   function startPolling() {
@@ -275,17 +307,14 @@
       return;
     }
     roomStatus(text("livePolling"), "polling");
-    refreshAll();
-    polling = window.setInterval(poll, Number(page.dataset.pollSeconds || 2) * 1000);
+    polling = { timer: null, controller: null };
+    polling.timer = window.setTimeout(poll, 0);
   }
 
   function cutOff() {
     closedForGood = true;
     live = false;
-    if (polling) {
-      window.clearInterval(polling);
-      polling = null;
-    }
+    stopPolling();
     roomStatus(text("liveGone"), "gone");
   }
 
@@ -420,10 +449,7 @@
       window.clearTimeout(giveUp);
       live = true;
       attempts = 0;
-      if (polling) {
-        window.clearInterval(polling);
-        polling = null;
-      }
+      stopPolling();
       roomStatus(text("liveOn"), "live");
       refreshAll(); // what changed while away
       resendDirty();
