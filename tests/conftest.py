@@ -3,6 +3,7 @@ set-up."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -106,6 +107,19 @@ def _browser_clock(request: pytest.FixtureRequest) -> Iterator[None]:
         mock.patch("django.views.static.was_modified_since", return_value=True),
     ):
         yield
+
+
+@pytest.fixture
+def outside_the_browser_loop() -> Iterator[None]:
+    """Once a browser test ran in this process, Playwright's event loop stays open in the main
+    thread, and Django's test client refuses to call an async view from there. A test that
+    needs to do so (as a WSGI server would) runs with the loop set aside."""
+    loop = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(loop)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ Settings (paths to PEM files; both or neither):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fcntl
 import functools
@@ -19,10 +20,12 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
@@ -39,12 +42,15 @@ from django.utils.translation import gettext
 from miantan.archive.document import ArchiveDocument, DocumentAppeal, DocumentSignature
 
 TEMPLATE = "archive/record_pdf.html"
+# The page layout, apart from the HTML: its margin boxes carry translated text.
+STYLESHEET = "archive/record_pdf.css"
 CERTIFICATE_FILE = "certificate.pem"
 PRIVATE_KEY_FILE = "private-key.pem"
 DEMO_COMMON_NAME = "Miantan demo document signing"
 DEMO_VALIDITY = timedelta(days=3653)
 SIGNATURE_FIELD = "MiantanArchive"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_T = TypeVar("_T")
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -53,15 +59,19 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def render_pdf(document: ArchiveDocument) -> bytes:
     """The record as an A4 PDF in its own language, fonts embedded; not yet signed."""
     # WeasyPrint loads Pango when imported: only the processes that export pay for it.
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
     with translation.override(document.language):
-        html = render_to_string(TEMPLATE, _context(document))
+        context = _context(document)
+        html = render_to_string(TEMPLATE, context)
+        css = render_to_string(STYLESHEET, context)
     # Every image is inline: the fetcher refuses anything but data: URIs, so that no text in a
     # record can make the renderer read a file or a URL.
     fetcher = URLFetcher(allowed_protocols=("data",))
-    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf(
+        stylesheets=[CSS(string=css, url_fetcher=fetcher)]
+    )
     return pdf
 
 
@@ -134,7 +144,7 @@ def _css_counters(text: str) -> SafeString:
 
 
 def _css_string(text: str) -> SafeString:
-    """A quoted CSS string for the page margin boxes (the template puts it inside <style>)."""
+    """A quoted CSS string for the page margin boxes (in the stylesheet template)."""
     escaped = "".join(
         ch if ch.isprintable() and ch not in '"\\<>' else f"\\{ord(ch):x} " for ch in text
     )
@@ -172,8 +182,25 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
         location=location or None,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    output = signers.PdfSigner(metadata, signer=signer).sign_pdf(writer, output=io.BytesIO())
-    return output.getvalue()
+    pdf_signer = signers.PdfSigner(metadata, signer=signer)
+
+    def sign() -> bytes:
+        # pyHanko runs its own event loop (asyncio.run) for the signing.
+        output: io.BytesIO = pdf_signer.sign_pdf(writer, output=io.BytesIO())
+        return output.getvalue()
+
+    return outside_any_event_loop(sign)
+
+
+def outside_any_event_loop(work: Callable[[], _T]) -> _T:
+    """`work()`, in a thread of its own when this thread already runs an event loop (an async
+    view, or a server that keeps one open), where asyncio.run would refuse to start."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-sign") as pool:
+        return pool.submit(work).result()
 
 
 def signing_paths() -> tuple[Path, Path]:

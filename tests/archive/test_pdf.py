@@ -179,7 +179,10 @@ def pyhanko_status(
     reader = PdfFileReader(io.BytesIO(content), strict=False)
     (embedded,) = reader.embedded_signatures
     context = ValidationContext(trust_roots=[trusted], allow_fetching=False)
-    return embedded, validate_pdf_signature(embedded, context)
+    # pyHanko validates in an event loop of its own (asyncio.run).
+    return embedded, archive_pdf.outside_any_event_loop(
+        lambda: validate_pdf_signature(embedded, context)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,7 @@ def test_someone_whose_access_ends_while_waiting_gets_nothing_of_the_change(
 
 
 def test_a_server_without_an_event_loop_answers_at_once_and_says_it_did_not_wait(
-    hospital, client_as
+    hospital, client_as, outside_the_browser_loop
 ):
     record = started_record(hospital)
     client = client_as(hospital.nurse_wang)  # WSGI: no event loop to wait on

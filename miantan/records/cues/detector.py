@@ -5,15 +5,23 @@ weight changed by its surroundings:
 
 - a negator within `negation_window` words before it, in the same clause, cancels a cue word
   (我不烦, "I'm not stressed") and turns a positive word into a cue (不开心, "not happy");
-  two negators cancel each other (我不是不满意, "I'm not unhappy");
+  two negators cancel each other (我不是不满意, "I'm not unhappy"), a rhetorical question
+  negates nothing (这不是为难人吗？); a wide negator (我不觉得,
+  "I don't feel like") reaches to the end of its clause, and no negator reaches past a scope
+  break (怎么, "how": "I don't know how much longer I can…" is not negated);
 - a negation right after it cancels it too (压力不大, "the workload is manageable"), and so
   does a resolution later in the sentence (之前很焦虑，现在好多了);
 - intensifiers before it (非常, 太, "really") raise the weight, diminishers (有点, "a bit")
   lower it, an exclamation mark raises frustration and defensiveness;
-- a feeling of somebody else (客户很生气, "the customer was angry") and an interviewer's
-  question (你压力大吗?) are not cues;
+- a feeling of somebody else (客户很生气, "the customer was angry"), an interviewer's
+  question (你压力大吗?), talk about a feeling as a subject (关于员工的焦虑问题, "stress
+  levels on the ward") and an echoed question answered no ("Worried? No, …") are not cues;
+- structural rules (`Rule`) read the shape of a sentence: a rhetorical question (凭什么…？,
+  "why is it always…?"), blame put on somebody else, exhaustion with its duration (连续…累),
+  resignation standing alone (算了。, "Whatever, …");
 - a whole answer that is only a minimal answer (嗯, 还行吧, "fine.") is disengagement, and a
-  cheerful opening followed by a complaint (太好了，又要加班) is sarcasm;
+  cheerful opening followed by a complaint (太好了，又要加班), or a closing one after it
+  ("…and the headcount went down. Brilliant."), is sarcasm;
 - in Chinese, a character that carries a feeling (怨, 慌) counts in a word the lexicon does
   not list (抱怨, 心慌意乱), with a lower weight.
 
@@ -26,7 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .lexicon import LABELS, Entry, Lexicon, lexicon
+from .lexicon import LABELS, Entry, Lexicon, Rule, lexicon
 from .messages import HINTS
 from .text import Words, language_of, read
 
@@ -66,11 +74,19 @@ class _Reading:
         self.words: Words = read(text, lex)
         self._found: dict[int, list[Span]] = {}
         exceptions = self._all(lex.not_negators)
+        rhetorical = [
+            span
+            for span in self._all(lex.rhetorical_negations)
+            if self.words.clause_text(self.words.clause_at(span[0])).endswith(("?", "？"))
+        ]
         plain_negators = [
             span
             for span in _longest(self._all(lex.negators))
             if not any(_overlaps(span, other) for other in exceptions)
+            and not any(_inside(span, other) for other in rhetorical)
         ]
+        self.plain_negators = plain_negators
+        self.wide = set(self._all(lex.wide_negators))
         self.cue_hits = _without_contained(self._entries(lex.cues, plain_negators))
         cue_spans = [span for _, span in self.cue_hits]
         self.positive_hits = [
@@ -94,6 +110,7 @@ class _Reading:
             *self._morphemes(),
             *self._minimal(),
             *self._sarcasm(),
+            *self._rules(),
         ]
         scores: dict[str, float] = {}
         spans: dict[str, list[Span]] = {}
@@ -132,6 +149,8 @@ class _Reading:
             return False
         if label in ("frustration", "distress") and self._resolved(end):
             return False
+        if self._about(start, end) or self._echoed(start, end):
+            return False
         return not (feeling and self._somebody_else(start))
 
     def _negated_positives(self) -> list[_Hit]:
@@ -140,6 +159,8 @@ class _Reading:
             if not self._negated(start) or self._asked(start):
                 continue
             if entry.text in self.lex.feelings and self._somebody_else(start):
+                continue
+            if self._about(start, end):
                 continue
             negator = self._negator_before(start)
             hits.append(
@@ -199,7 +220,76 @@ class _Reading:
                     _Hit(self.lex.sarcasm_label, self.lex.sarcasm_weight, marker),
                     _Hit(self.lex.sarcasm_label, 0.0, contexts[0]),
                 ]
+        return self._sarcastic_close()
+
+    def _sarcastic_close(self) -> list[_Hit]:
+        """The last clause alone is a closer ("Typical.") after anything, or a cheerful
+        marker ("Brilliant.") after a complaint."""
+        words = [i for i in range(len(self.words.units)) if not self.words.is_mark(i)]
+        if not words or self.words.clauses[words[-1]] == self.words.clauses[words[0]]:
+            return []
+        last = self.words.clauses[words[-1]]
+        closers = self._all(self.lex.sarcasm_closers)
+        for marker in [*closers, *self._all(self.lex.sarcasm_markers)]:
+            if self.words.clause_at(marker[0]) != last or not self._alone(marker, last):
+                continue
+            if marker in closers:
+                return [_Hit(self.lex.sarcasm_label, self.lex.sarcasm_weight, marker)]
+            contexts = [
+                span for span in self._all(self.lex.sarcasm_contexts) if span[1] <= marker[0]
+            ]
+            if contexts:
+                return [
+                    _Hit(self.lex.sarcasm_label, self.lex.sarcasm_weight, marker),
+                    _Hit(self.lex.sarcasm_label, 0.0, contexts[0]),
+                ]
         return []
+
+    def _rules(self) -> list[_Hit]:
+        """The structural rules: at most one hit each, where a pattern's conditions hold."""
+        hits = []
+        for rule in self.lex.rules:
+            spans = [span for _, span in self._entries(rule.patterns, self.plain_negators)]
+            spans += self._all(rule.regex)
+            for span in spans:
+                if self._holds(rule, span):
+                    hits.append(_Hit(rule.label, rule.weight * self._boost(span[0]), span))
+                    break
+        return hits
+
+    def _holds(self, rule: Rule, span: Span) -> bool:
+        start, end = span
+        if self._negated(start) or self._negated_after(end):
+            return False
+        # A rhetorical question is a question by definition, not the interviewer's probe.
+        if not rule.question and self._asked(start):
+            return False
+        if rule.label in ("frustration", "distress") and self._resolved(end):
+            return False
+        if self._about(start, end):
+            return False
+        clause = self.words.clause_at(start)
+        if rule.question and not self.words.clause_text(clause).endswith(("?", "？")):
+            return False
+        if rule.alone and not self._alone(span, clause):
+            return False
+        if rule.in_clause and not any(
+            self.words.clause_at(other[0]) == clause and not _overlaps(other, span)
+            for other in self._all(rule.in_clause)
+        ):
+            return False
+        if rule.in_sentence and not any(
+            not _overlaps(other, span) for other in self._all(rule.in_sentence)
+        ):
+            return False
+        if rule.speaker and not any(
+            not _overlaps(other, span) for other in self._all(self.lex.self_words)
+        ):
+            return False
+        return not rule.after_third_party or any(
+            other[1] <= start and self.words.clause_at(other[0]) == clause
+            for other in self._all(self.lex.third_parties)
+        )
 
     # --- surroundings --------------------------------------------------------------------
 
@@ -211,16 +301,24 @@ class _Reading:
         return (self.words.units[before[0]][0], start)
 
     def _negators_before(self, start: int) -> list[Span]:
+        """The negators that reach the word at `start`: in its clause, within the window (a
+        wide negator anywhere before it), and with no scope break between."""
         window = self._window(start)
         if window is None:
             return []
         clause = self.words.clause_at(start)
+        breaks = [
+            span
+            for span in self._all(self.lex.scope_breaks)
+            if span[1] <= start and self.words.clause_at(span[0]) == clause
+        ]
         return [
             span
             for span in self.negators
             if span[1] <= start
-            and span[1] > window[0]
+            and (span[1] > window[0] or span in self.wide)
             and self.words.clauses[self.words.unit_ending(span[1])] == clause
+            and not any(span[1] <= other[0] for other in breaks)
         ]
 
     def _negated(self, start: int) -> bool:
@@ -244,6 +342,45 @@ class _Reading:
             if span[1] <= start and self.words.clause_at(span[0]) == clause
         ]
         return bool(in_clause) and not self._mentions_self(clause)
+
+    def _about(self, start: int, end: int) -> bool:
+        """The feeling is a subject talked about ("stress levels on the ward", 关于员工倦怠的
+        问题), not the speaker's own."""
+        following = {self.words.units[i][0] for i in self.words.after(end, 2)}
+        if any(span[0] in following for span in self._all(self.lex.topic_after)):
+            return True
+        clause = self.words.clause_at(start)
+        return any(
+            self.words.clause_at(span[0]) == clause for span in self._all(self.lex.topic_words)
+        ) and not self._mentions_self(clause)
+
+    def _echoed(self, start: int, end: int) -> bool:
+        """The cue word alone is a question answered no right after ("Worried? No, …")."""
+        clause = self.words.clause_at(start)
+        if not self.words.clause_text(clause).endswith(("?", "？")):
+            return False
+        if not self._alone((start, end), clause):
+            return False
+        following = [
+            i
+            for i, other in enumerate(self.words.clauses)
+            if other == clause + 1 and not self.words.is_mark(i)
+        ]
+        return bool(following) and any(
+            span[0] == self.words.units[following[0]][0]
+            for span in self._all(self.lex.echo_answers)
+        )
+
+    def _alone(self, span: Span, clause: int) -> bool:
+        """Every word of the clause is inside `span` or a filler (吧, "oh")."""
+        for i, other in enumerate(self.words.clauses):
+            if other != clause or self.words.is_mark(i):
+                continue
+            unit = self.words.units[i]
+            if _inside(unit, span) or self.words.span_text(*unit).strip() in self.lex.fillers:
+                continue
+            return False
+        return True
 
     def _asked(self, start: int) -> bool:
         """The clause is a question to the other person (你最近压力大吗?), not a feeling."""
@@ -332,12 +469,19 @@ def _longest(spans: list[Span]) -> list[Span]:
 
 
 def _without_contained(hits: list[tuple[Entry, Span]]) -> list[tuple[Entry, Span]]:
-    """A match inside a longer match of the same label adds nothing (烦 in 烦死)."""
-    return [
-        (entry, span)
-        for entry, span in hits
-        if not any(
-            other.label == entry.label and _inside(span, other_span) and span != other_span
+    """Of two matches of the same label, one inside the other, only one counts: the heavier,
+    or the longer at equal weight (烦死, not 烦 in it; "look bad because", not the looser
+    "figures … because" around it)."""
+
+    def beaten(entry: Entry, span: Span) -> bool:
+        return any(
+            other.label == entry.label
+            and other_span != span
+            and (
+                (_inside(span, other_span) and other.weight >= entry.weight)
+                or (_inside(other_span, span) and other.weight > entry.weight)
+            )
             for other, other_span in hits
         )
-    ]
+
+    return [(entry, span) for entry, span in hits if not beaten(entry, span)]

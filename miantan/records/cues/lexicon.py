@@ -18,6 +18,26 @@ start of a clause, `lead_ins` allowed before it, and a later context). Chinese a
 `prefix_negators`, `split_prefixes` and `particles` (how a word is cut: 很烦 → 很 烦),
 `keep_whole` (words never cut) and `morphemes` (characters that carry a feeling inside any
 word, with `morpheme_exceptions`); English adds `contractions` and `contraction_suffixes`.
+
+How far a negation reaches: `wide_negators` (我不觉得…, "I don't feel like…") negate to the
+end of their clause, not only within `negation_window`; `scope_breaks` (怎么, "how",
+"because") end the reach of any negator before them; in a question, a negator inside one of
+the `rhetorical_negations` (这不是…吗？, "isn't it…?") negates nothing. Talk *about* a
+feeling is not the feeling: `topic_words` (关于, "among", "survey") in a clause that does not
+speak of the speaker, and `topic_after` right after a cue word ("stress levels", 心理疏导),
+cancel it; an echoed question answered no (紧张？没有…, "Worried? No, …") is not a cue
+either (`echo_answers`).
+`fillers` are the words a clause may hold besides a marker that stands alone in it (吧, "oh").
+
+`rules` are the structural rules, by name: each gives a label and a weight when one of its
+`patterns` (or `regex`, raw expressions such as the reduplication "(.)了又\\1" of 改了又改)
+is found and its conditions hold: `question` (its clause ends with a question mark:
+凭什么…？, "why is it always…?"), `alone` (it is its whole clause: 算了。, "Whatever."),
+`in_clause` / `in_sentence` (another pattern stands in the same clause / sentence: 连续… with
+累), `self` (the speaker speaks of themself elsewhere in the sentence) and `after_third_party`
+(somebody else is named before it in its clause: "the day team didn't…"). The `sarcasm`
+section may also give `closers`: words that, as the last clause after a complaint ("Typical."),
+are frustration.
 """
 
 from __future__ import annotations
@@ -50,6 +70,23 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A structural rule (`rules` in a data file): a pattern and the conditions it needs."""
+
+    name: str
+    label: str
+    weight: float
+    patterns: tuple[Entry, ...]
+    regex: tuple[re.Pattern[str], ...] = ()  # raw expressions (改了又改: "(.)了又\\1")
+    in_clause: tuple[re.Pattern[str], ...] = ()
+    in_sentence: tuple[re.Pattern[str], ...] = ()
+    question: bool = False
+    alone: bool = False
+    speaker: bool = False  # the speaker speaks of themself elsewhere in the sentence
+    after_third_party: bool = False
+
+
+@dataclass(frozen=True)
 class Lexicon:
     language: str
     threshold: float
@@ -58,6 +95,9 @@ class Lexicon:
     clause_marks: frozenset[str]  # single characters that end a clause
     clause_words: frozenset[str]  # words that begin a new clause ("但是", "but")
     negators: tuple[re.Pattern[str], ...]
+    wide_negators: tuple[re.Pattern[str], ...]  # negators that reach to the end of the clause
+    scope_breaks: tuple[re.Pattern[str], ...]  # words no negation reaches past (怎么, "how")
+    rhetorical_negations: tuple[re.Pattern[str], ...]  # 这不是…吗？: a negator that negates nothing
     not_negators: tuple[re.Pattern[str], ...]
     intensifiers: tuple[tuple[re.Pattern[str], float], ...]
     diminishers: tuple[tuple[re.Pattern[str], float], ...]
@@ -72,6 +112,11 @@ class Lexicon:
     post_negations: tuple[re.Pattern[str], ...]
     resolutions: tuple[re.Pattern[str], ...]
     probe_questions: tuple[re.Pattern[str], ...]
+    topic_words: tuple[re.Pattern[str], ...]  # a clause about a subject (关于, "among")
+    topic_after: tuple[re.Pattern[str], ...]  # right after a cue word: "stress levels"
+    echo_answers: tuple[re.Pattern[str], ...]  # "No" after an echoed "Worried?"
+    fillers: frozenset[str]  # words a clause may hold besides a marker alone in it
+    rules: tuple[Rule, ...]
     minimal_weight: float
     minimal_answers: tuple[re.Pattern[str], ...]
     sarcasm_label: str
@@ -79,6 +124,7 @@ class Lexicon:
     sarcasm_lead_ins: tuple[re.Pattern[str], ...]
     sarcasm_markers: tuple[re.Pattern[str], ...]
     sarcasm_contexts: tuple[re.Pattern[str], ...]
+    sarcasm_closers: tuple[re.Pattern[str], ...]
     contractions: dict[str, str]
     contraction_suffixes: dict[str, str]
     split_prefixes: tuple[str, ...]  # words a Chinese token may begin with (不, 很, 有点 …)
@@ -118,6 +164,32 @@ def build(raw: dict[str, Any]) -> Lexicon:
                 found.append(Entry(text, label, float(weight), pattern))
         return tuple(found)
 
+    def rule(name: str, spec: Any) -> Rule:
+        spec = dict(spec)
+        label = str(spec.get("label"))
+        if label not in LABELS:
+            raise LexiconError(f"unknown label {label!r} in rule {name!r}")
+        patterns = tuple(
+            Entry(str(text), label, 0.0, _compile(str(text), language, gap))
+            for text in spec.get("patterns", [])
+        )
+        expressions = tuple(re.compile(str(text)) for text in spec.get("regex", []))
+        if not patterns and not expressions:
+            raise LexiconError(f"rule {name!r} has no patterns")
+        return Rule(
+            name=name,
+            label=label,
+            weight=float(spec.get("weight", 1.0)),
+            patterns=patterns,
+            regex=expressions,
+            in_clause=compile_all(spec.get("in_clause", [])),
+            in_sentence=compile_all(spec.get("in_sentence", [])),
+            question=bool(spec.get("question", False)),
+            alone=bool(spec.get("alone", False)),
+            speaker=bool(spec.get("self", False)),
+            after_third_party=bool(spec.get("after_third_party", False)),
+        )
+
     breaks = [str(mark) for mark in raw.get("clause_breaks", [])]
     minimal = dict(raw.get("minimal_answers", {}))
     sarcasm = dict(raw.get("sarcasm", {}))
@@ -132,7 +204,10 @@ def build(raw: dict[str, Any]) -> Lexicon:
         post_window=_get(raw, "post_window", int),
         clause_marks=frozenset(mark for mark in breaks if len(mark) == 1 and not mark.isalnum()),
         clause_words=frozenset(mark for mark in breaks if mark.isalnum()),
-        negators=compile_all(raw.get("negators", [])),
+        negators=compile_all([*raw.get("negators", []), *raw.get("wide_negators", [])]),
+        wide_negators=compile_all(raw.get("wide_negators", [])),
+        scope_breaks=compile_all(raw.get("scope_breaks", [])),
+        rhetorical_negations=compile_all(raw.get("rhetorical_negations", [])),
         not_negators=compile_all(raw.get("not_negators", [])),
         intensifiers=weighted(intensifiers),
         diminishers=weighted(diminishers),
@@ -147,6 +222,11 @@ def build(raw: dict[str, Any]) -> Lexicon:
         post_negations=compile_all(raw.get("post_negations", [])),
         resolutions=compile_all(raw.get("resolutions", [])),
         probe_questions=tuple(re.compile(p) for p in raw.get("probe_questions", [])),
+        topic_words=compile_all(raw.get("topic_words", [])),
+        topic_after=compile_all(raw.get("topic_after", [])),
+        echo_answers=compile_all(raw.get("echo_answers", [])),
+        fillers=frozenset(str(word) for word in raw.get("fillers", [])),
+        rules=tuple(rule(str(name), spec) for name, spec in dict(raw.get("rules", {})).items()),
         minimal_weight=float(minimal.get("weight", 1.0)),
         minimal_answers=tuple(re.compile(p) for p in minimal.get("patterns", [])),
         sarcasm_label=str(sarcasm.get("label", "frustration")),
@@ -154,6 +234,7 @@ def build(raw: dict[str, Any]) -> Lexicon:
         sarcasm_lead_ins=compile_all(sarcasm.get("lead_ins", [])),
         sarcasm_markers=compile_all(sarcasm.get("markers", [])),
         sarcasm_contexts=compile_all(sarcasm.get("contexts", [])),
+        sarcasm_closers=compile_all(sarcasm.get("closers", [])),
         contractions={str(k): str(v) for k, v in raw.get("contractions", {}).items()},
         contraction_suffixes={
             str(k): str(v) for k, v in raw.get("contraction_suffixes", {}).items()
@@ -214,8 +295,17 @@ def _whole_words(raw: dict[str, Any]) -> frozenset[str]:
     for section in ("cues", "negated_positives"):
         for words in dict(raw.get(section, {})).values():
             texts.extend(words)
-    for section in ("negators", "not_negators", "keep_whole", "post_negations"):
+    for section in (
+        "negators",
+        "wide_negators",
+        "not_negators",
+        "keep_whole",
+        "post_negations",
+        "scope_breaks",
+    ):
         texts.extend(raw.get(section, []))
+    for spec in dict(raw.get("rules", {})).values():
+        texts.extend(dict(spec).get("patterns", []))
     texts.extend(raw.get("intensifiers", {}))
     texts.extend(raw.get("diminishers", {}))
     parts = {part.strip() for text in texts for part in str(text).split(GAP)}
