@@ -89,7 +89,9 @@ def _count(key: str, limit: int, *, now: datetime) -> bool:
     if _count_in_window(key, limit, now=now):
         return True
     if SignInLimit.objects.filter(key=key).exists():
-        return False
+        # Either the window is used up, or a simultaneous attempt opened it after the update
+        # above found no row: once more, which counts in the second case only.
+        return _count_in_window(key, limit, now=now)
     # A window that has ended counts like no row at all; clear them as new ones open.
     SignInLimit.objects.filter(window_ends_at__lte=now).delete()
     try:

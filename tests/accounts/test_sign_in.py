@@ -304,3 +304,26 @@ def test_sign_in_limits_whose_window_ended_are_cleared(hospital, settings):
         sign_in(Client(REMOTE_ADDR="192.0.2.8"), "zhao", password="not-the-password")
 
     assert SignInLimit.objects.count() == 2
+
+
+def test_a_window_opened_by_a_simultaneous_check_counts_this_check_too(db, monkeypatch):
+    """Two first checks at once: the first update of each finds no row, one of them opens the
+    window. The other is counted in it, not taken for an account that used up its checks."""
+    from miantan.accounts import services
+
+    real = services._count_in_window
+    opened: list[str] = []
+
+    def racing(key: str, limit: int, *, now: datetime) -> bool:
+        if not opened:  # this check's update ran before the other check's insert
+            opened.append(key)
+            SignInLimit.objects.create(
+                key=key, checks=1, window_ends_at=now + timedelta(minutes=15)
+            )
+            return False
+        return real(key, limit, now=now)
+
+    monkeypatch.setattr(services, "_count_in_window", racing)
+
+    assert services.reserve_password_check("wang.fang", ip=None) is None
+    assert SignInLimit.objects.get(key=opened[0]).checks == 2
