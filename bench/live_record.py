@@ -12,6 +12,11 @@ as the page does (long polling: the request waits until the room hears of a chan
 next one goes out as soon as it answers; a server that cannot wait is asked again every
 MIANTAN_LIVE_POLL_SECONDS); the sample is from the save to the poll answer that brings it.
 
+A warm-up save in every room goes first, and measuring starts once all of them have reached
+the other side (the server has caught up with the pages opening); it ends once every save
+measured has (a save still missing after CATCH_UP_SECONDS counts as a failure). On PostgreSQL
+the server takes its connections from a pool (`--pool`, MIANTAN_DB_POOL_SIZE).
+
     .venv/bin/python bench/live_record.py [--databases sqlite,postgresql] [--rooms 200]
 """
 
@@ -34,6 +39,9 @@ from urllib.parse import quote
 from benchlib import PG_SERVER, RESULTS, ROOT, Result, merge_results, percentile, postgres_reachable
 
 PG_DATABASE = "miantan_bench_live"
+# How long the run waits for saves still on their way, after the warm-up and at the end: longer
+# than a poll's longest wait (LONGEST_WAIT_SECONDS), so that none is left out for being slow.
+CATCH_UP_SECONDS = 60.0
 # What failed in the current run (a client's connection, a 500 answer): reported, not hidden.
 failures: list[str] = []
 SETUP = ROOT / "bench" / "live_record_setup.py"
@@ -45,9 +53,15 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="saves per second in all")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long saves go on")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=20,
+        help="PostgreSQL connections in the server's pool (MIANTAN_DB_POOL_SIZE); 0: none",
+    )
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
-    results = measure(args.databases, args.rooms, args.rate, args.seconds)
+    results = measure(args.databases, args.rooms, args.rate, args.seconds, pool=args.pool)
     merge_results(results, Path(args.output), prefix="live_record.")
     for entry in results:
         print(
@@ -55,7 +69,9 @@ def main() -> None:
         )
 
 
-def measure(databases: str, rooms: int, rate: float, seconds: float) -> list[Result]:
+def measure(
+    databases: str, rooms: int, rate: float, seconds: float, *, pool: int = 0
+) -> list[Result]:
     results: list[Result] = []
     for database in [d.strip() for d in databases.split(",") if d.strip()]:
         if database == "postgresql" and not postgres_reachable():
@@ -71,6 +87,9 @@ def measure(databases: str, rooms: int, rate: float, seconds: float) -> list[Res
             }
             env.pop("REDIS_URL", None)
             env["MIANTAN_DB_CONN_MAX_AGE"] = "0"  # as the ASGI server runs in production
+            env.pop("MIANTAN_DB_POOL_SIZE", None)
+            if database == "postgresql" and pool:
+                env["MIANTAN_DB_POOL_SIZE"] = str(pool)
             world = _prepare(env, rooms)
             port = _free_port()
             server = subprocess.Popen(  # noqa: S603
@@ -258,9 +277,13 @@ async def _run(
     else:
         listeners += [watched(employee_side(i)) for i in range(len(rooms))]
     await asyncio.sleep(1.0)  # presence news settles
-    # Warm-up, not counted: one save in every room (templates, connections, caches).
+    # Warm-up, not counted: one save in every room (templates, connections, caches), while the
+    # polling pages fetch the whole record once. Measuring starts when every warm-up save has
+    # reached the other side, i.e. once the server has caught up with the pages opening: what
+    # is measured is the steady state (a server that never catches up is measured as it is).
     for n, room in enumerate(rooms):
         version = versions[room["block"]]
+        sent[(room["block"], version + 1)] = time.perf_counter()
         await managers[n].send(
             json.dumps(
                 {
@@ -272,7 +295,8 @@ async def _run(
             )
         )
         await asyncio.sleep(1 / rate)
-    await asyncio.sleep(float(world["poll_seconds"]) + 2 if polling else 2)
+    await _until_shown(sent, CATCH_UP_SECONDS)
+    await asyncio.sleep(1.0)
     sent.clear()
     samples.clear()
     count = int(rate * seconds)
@@ -296,7 +320,10 @@ async def _run(
         # The next save of this room waits for this one to be acknowledged (a person's page
         # saves one version after the other).
         await asyncio.sleep(1 / rate)
-    await asyncio.sleep(float(world["poll_seconds"]) + 3 if polling else 3)
+    # The slowest saves count too: wait until each has reached the other side, and count
+    # the ones that never did as failures.
+    await _until_shown(sent, CATCH_UP_SECONDS)
+    failures.extend(f"save {key} never reached the other side" for key in sent)
     stop.set()
     for room in rooms:  # the next run goes on from the versions this one left
         room["version"] = versions[room["block"]]
@@ -305,6 +332,13 @@ async def _run(
     for task in listeners:
         task.cancel()
     return samples
+
+
+async def _until_shown(sent: dict[tuple[int, int], float], seconds: float) -> None:
+    """Wait until every save sent has been shown on the other side, at most `seconds`."""
+    deadline = time.perf_counter() + seconds
+    while sent and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
 
 
 async def _get_json(port: int, path: str, session: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ TOPICS = ("quarterly_review", "career", "project_recognition", "improvement", "p
 KPI_MONTHS = 40
 # Ten talks per employee: about 1,000,000 at 100,000 employees (DESIGN.md "Budgets").
 TALKS_PER_EMPLOYEE = 10
+# Signed (archived) records made for the archive benchmark (bench/archive.py).
+ARCHIVE_RECORDS = 100_000
 PAGE_SIZE = 25
 WARM_UP = 10
 QUERY_SAMPLES = 3
@@ -62,12 +64,24 @@ def main() -> None:
     parser.add_argument(
         "--skip-live", action="store_true", help="skip the live record benchmark (400 WebSockets)"
     )
+    parser.add_argument(
+        "--skip-archive",
+        action="store_true",
+        help="skip the signed archive benchmark (verify_archive, PDF, employee file)",
+    )
+    parser.add_argument(
+        "--archive-records",
+        type=int,
+        default=ARCHIVE_RECORDS,
+        help="archived records to make on each dataset (at most the seeded archived talks)",
+    )
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
+    archive_records = 0 if args.skip_archive else args.archive_records
     if args.worker:
         database, size, out = args.worker
-        results = measure(database, int(size), args.requests)
-        Path(out).write_text(json.dumps(results))
+        measured = measure(database, int(size), args.requests, archive_records)
+        Path(out).write_text(json.dumps(measured))
         return
     results: list[Result] = []
     for database in _split(args.databases):
@@ -75,8 +89,9 @@ def main() -> None:
             print(f"PostgreSQL at {PG_SERVER} is unreachable: skipping its benchmarks.")
             continue
         for size in (int(s) for s in _split(args.sizes)):
-            results.extend(_run_worker(database, size, args.requests))
+            results.extend(_run_worker(database, size, args.requests, archive_records))
     _print_table(results)
+    _print_archive(results)
     _print_budgets(results)
     output = Path(args.output)
     # Written after every part, so that a later part that fails keeps the earlier figures.
@@ -149,11 +164,19 @@ def _live_record(databases: str) -> list[Result]:
     return live_record.measure(databases, rooms=200, rate=10.0, seconds=30.0)
 
 
+def _print_archive(results: list[Result]) -> None:
+    """The signed archive's figures (bench/archive.py), measured in the workers."""
+    import archive
+
+    figures = [r for r in results if r["name"].startswith(archive.PREFIXES)]
+    archive.print_results(figures, pages=False)
+
+
 def _split(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _run_worker(database: str, size: int, requests: int) -> list[Result]:
+def _run_worker(database: str, size: int, requests: int, archive_records: int) -> list[Result]:
     """One dataset in a child process: Django settings are fixed once per process."""
     env = {
         **os.environ,
@@ -162,6 +185,7 @@ def _run_worker(database: str, size: int, requests: int) -> list[Result]:
     }
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, __file__, "--requests", str(requests)]
+        command += ["--archive-records", str(archive_records)]
         # This same script with arguments built here, not user input.
         subprocess.run([*command, "--worker", database, str(size), out.name], env=env, check=True)  # noqa: S603
         return json.loads(Path(out.name).read_text())
@@ -178,7 +202,7 @@ def _database_url(database: str, size: int) -> str:
 # --- the worker: one database, one dataset ------------------------------------------------
 
 
-def measure(database: str, size: int, requests: int) -> list[Result]:
+def measure(database: str, size: int, requests: int, archive_records: int) -> list[Result]:
     _fresh_database(database, size)
     sys.path.insert(0, str(ROOT))
     import django
@@ -235,6 +259,12 @@ def measure(database: str, size: int, requests: int) -> list[Result]:
     print(f"[{database} {dataset}] talk records", flush=True)
     measure_records(add, requests)
     add("machine.load_average.after", os.getloadavg()[0], "processes")
+    if archive_records:
+        from archive import measure_archive
+
+        # Last: it adds archived records to the dataset the other figures were taken on.
+        print(f"[{database} {dataset}] signed archive", flush=True)
+        measure_archive(add, requests, records=archive_records)
     return results
 
 
@@ -352,7 +382,11 @@ def _get(client: Any, path: str) -> None:
 def _print_table(results: list[Result]) -> None:
     columns = list(dict.fromkeys((r["database"], r["dataset"]) for r in results))
     values = {(r["database"], r["dataset"], r["name"]): r["value"] for r in results}
-    rows = list(dict.fromkeys(r["name"][:-4] for r in results if r["name"].endswith(".p95")))
+    rows = list(
+        dict.fromkeys(
+            r["name"][:-4] for r in results if r["name"].endswith(".p95") and r["unit"] == "ms"
+        )
+    )
     width = 34
     print("\n" + "".ljust(26) + "".join(f"{db} {ds}".ljust(width) for db, ds in columns))
     seeding = [
@@ -408,6 +442,7 @@ def _print_budgets(results: list[Result]) -> None:
             "api_brief",
             "talk_page",
             "api_talk",
+            "employee_file",
         ):
             budget = PERSON_P95_MS
         elif "list" in r["name"] or "search" in r["name"]:

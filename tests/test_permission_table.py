@@ -24,10 +24,12 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from miantan.archive.models import Appeal
+from miantan.archive.services import add_addendum, resolve_appeal, sign_record
 from miantan.interviews.enums import TalkState, Topic
 from miantan.interviews.models import Proposal, ReviewCycle, Talk
 from miantan.interviews.rules import can_request_talk_with
@@ -43,7 +45,7 @@ from miantan.records.models import Block, Comment, Record, Script, Template
 from miantan.records.notes import add_note
 from miantan.records.queries import as_lines
 from miantan.records.scripts import install_builtin_scripts
-from miantan.records.services import open_record
+from miantan.records.services import confirm_record, open_record
 from miantan.records.templates import FORMAT as TEMPLATE_FORMAT
 from miantan.records.templates import fingerprint, install_builtin_templates
 from miantan.scheduling.models import HolidayOverride, ShiftCode
@@ -99,6 +101,10 @@ class Row:
             "周敏's private note": "zhou-private-note",
             "王's shared note": "wang-shared-note",
             "王's file": "wang-file",
+            "confirmed record of 王": "confirmed-record-of-wang",
+            "archived record of 王": "archived-record-of-wang",
+            "appeal of 王": "appeal-of-wang",
+            "resolved appeal of 王": "resolved-appeal-of-wang",
         }.get(self.target, self.target)
         return f"{self.url_name} {self.method} {target}".strip()
 
@@ -210,6 +216,8 @@ class World:
             "day_id": self._holiday_day,
             "template_id": self._template,
             "script_id": self._script,
+            "appeal_id": self._appeal,
+            "number": self._addendum_number,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int | str) else chosen.pk
 
@@ -281,14 +289,61 @@ class World:
             return talk
         if target in RECORD_TARGETS:
             return record_of_wang(self.hospital, target).talk
+        if target in SIGNING_TARGETS:
+            signed = target == "archived record of 王"
+            hospital = self.hospital
+            return confirmed_record(hospital.nurse_wang, hospital.head_nurse, signed=signed).talk
+        if target == "foreign archived record":
+            return confirmed_record(*self._foreign_pair(), signed=True).talk
+        if target in ("addendum of 王", "unknown addendum"):
+            hospital = self.hospital
+            record = confirmed_record(hospital.nurse_wang, hospital.head_nurse, signed=True)
+            if target == "addendum of 王":
+                add_addendum(
+                    record, actor=hospital.head_nurse.user, text="培训改到四月", password=PASSWORD
+                )
+            return record.talk
+        if target == "foreign addendum":
+            employee, counterpart = self._foreign_pair()
+            record = confirmed_record(employee, counterpart, signed=True)
+            add_addendum(record, actor=counterpart.user, text="补充说明", password=PASSWORD)
+            return record.talk
         if target in EXTRA_TARGETS:
             return record_of_wang(self.hospital, "record of 王").talk
         if target == "foreign talk":
-            colleague = EmployeeFactory(
-                organisation=self.other.organisation, department=self.other.department
-            )
-            return talk_between(self.other.employee, colleague)
+            return talk_between(*self._foreign_pair())
         return talk_between(self.hospital.nurse_wang, self.hospital.head_nurse)
+
+    def _foreign_pair(self) -> tuple[Employee, Employee]:
+        """冯涛 of 星河科技 and a colleague of his, who leads his talks."""
+        colleague = EmployeeFactory.create(
+            organisation=self.other.organisation, department=self.other.department
+        )
+        return self.other.employee, colleague
+
+    def _addendum_number(self, target: str, viewer: Employee | None) -> Any:
+        """The first addendum of the row's record (made with its talk, `_talk`)."""
+        return UNKNOWN_ID if target == "unknown addendum" else 1
+
+    def _appeal(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand: 王芳 signed her confirmed record "with a disagreement" and 周敏
+        signed it too; the appeal waits for HR ("resolved": 孙丽 upheld the record). The same
+        in 星河科技 for "foreign appeal"."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        if target == "foreign appeal":
+            employee, counterpart = self._foreign_pair()
+        else:
+            employee, counterpart = self.hospital.nurse_wang, self.hospital.head_nurse
+        appeal = appealed_record(employee, counterpart)
+        if target == "resolved appeal of 王":
+            resolve_appeal(
+                appeal,
+                actor=self.hospital.hr_partner.user,
+                outcome="upheld",
+                resolution="评分有依据，维持原记录",
+            )
+        return appeal
 
     def _block(self, target: str, viewer: Employee | None) -> Any:
         """A block of the record the row's talk just got: the agreements, or the viewer's own
@@ -479,13 +534,20 @@ RECORD_TARGETS = (
 )
 # Notes and files on 王芳's record ("record of 王"), made by `World._note` and `._attachment`.
 EXTRA_TARGETS = ("周敏's private note", "王's shared note", "王's file")
+# 王芳's filled record once both confirmed it, and once both signed it (`confirmed_record`).
+SIGNING_TARGETS = ("confirmed record of 王", "archived record of 王")
 PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
 
 
 def record_of_wang(hospital: Hospital, target: str) -> Record:
     """王芳's talk with 周敏, started ten minutes ago, with its record; "filled": every required
     field written and both sealed ratings handed in; "sealed part": both ratings written."""
-    talk = talk_between(hospital.nurse_wang, hospital.head_nurse)
+    return record_between(hospital.nurse_wang, hospital.head_nurse, target)
+
+
+def record_between(employee: Employee, counterpart: Employee, target: str) -> Record:
+    """The record of the two's talk as `record_of_wang` describes it, for any two people."""
+    talk = talk_between(employee, counterpart)
     start = timezone.now() - timedelta(minutes=10)
     Talk.objects.filter(pk=talk.pk).update(
         state=TalkState.IN_PROGRESS,
@@ -494,7 +556,7 @@ def record_of_wang(hospital: Hospital, target: str) -> Record:
         awaiting=None,
     )
     talk.refresh_from_db()
-    record = open_record(talk, actor=hospital.nurse_wang.user)
+    record = open_record(talk, actor=employee.user)
     if target == "record of 王":
         return record
     if target == "manager's part of 王's record":
@@ -519,6 +581,32 @@ def record_of_wang(hospital: Hospital, target: str) -> Record:
             block.submitted_at = timezone.now()
         block.save(update_fields=["values", "submitted_at"])
     return record
+
+
+def confirmed_record(employee: Employee, counterpart: Employee, *, signed: bool = False) -> Record:
+    """The two's filled record, confirmed by both: ready to sign; `signed` by both with their
+    passwords, and so archived."""
+    record = record_between(employee, counterpart, "filled record of 王")
+    for person in (employee, counterpart):
+        record.refresh_from_db()
+        confirm_record(record, actor=person.user, version=record.version)
+    record.refresh_from_db()
+    if signed:
+        for person in (employee, counterpart):
+            sign_record(record, actor=person.user, password=PASSWORD)
+        record.refresh_from_db()
+    return record
+
+
+def appealed_record(employee: Employee, counterpart: Employee) -> Appeal:
+    """The appeal the employee opened by signing the confirmed record with a disagreement;
+    the counterpart signed it as well, so it waits for HR alone."""
+    record = confirmed_record(employee, counterpart)
+    signature = sign_record(
+        record, actor=employee.user, password=PASSWORD, dissent=True, reason="第三项不是我的责任"
+    )
+    sign_record(record, actor=counterpart.user, password=PASSWORD)
+    return Appeal.objects.select_related("record__talk").get(signature=signature)
 
 
 def talk_between(employee: Employee, counterpart: Employee) -> Talk:
@@ -802,6 +890,7 @@ def _template_file(world: World, viewer: Employee | None) -> dict[str, Any]:
 def _template_questions(world: World, viewer: Employee | None) -> dict[str, Any]:
     """The editor's inputs for the monthly check-in as they are, saved."""
     template = hospital_template(world.hospital.organisation)
+    assert template.current is not None, "a built-in template has a current version"
     sections = template_editor.draft_from_definition(parse(template.current.definition))
     base = fingerprint(template)
     return {**template_editor.form_data(sections), "base": base, "op": "save"}
@@ -820,7 +909,9 @@ def _template_settings(world: World, viewer: Employee | None) -> dict[str, Any]:
 def hospital_script(organisation: Any) -> Script:
     """The organisation's first script (an opening of the improvement talk), built-ins first."""
     install_builtin_scripts(organisation)
-    return Script.objects.filter(organisation=organisation).order_by("position", "pk").first()
+    script = Script.objects.filter(organisation=organisation).order_by("position", "pk").first()
+    assert script is not None, "the built-in scripts are installed"
+    return script
 
 
 def _script_form(world: World, viewer: Employee | None) -> dict[str, Any]:
@@ -831,6 +922,20 @@ def _script_form(world: World, viewer: Employee | None) -> dict[str, Any]:
         "text_zh": "今天我们先聊聊夜班的安排。",
         "text_en": "Let's start with the night shifts today.",
     }
+
+
+def _signing_password(world: World, viewer: Employee | None) -> dict[str, Any]:
+    """The signer's own password, entered again at the moment of signing (every persona's is
+    the factories' PASSWORD), without a disagreement or a drawing."""
+    return {"password": PASSWORD}
+
+
+def _addendum(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {"text": "补充：复训安排在下月", "password": PASSWORD}
+
+
+def _resolution(world: World, viewer: Employee | None) -> dict[str, Any]:
+    return {"outcome": "upheld", "resolution": "评分有依据，维持原记录"}
 
 
 def _sign_in(world: World, viewer: Employee | None) -> dict[str, Any]:
@@ -950,6 +1055,14 @@ BODIES: dict[str, Body] = {
             "en": "Let's start with the night shifts.",
         }
     },
+    "web:record_sign": _signing_password,
+    "web:record_addendum": _addendum,
+    "api-v1:add_record_addendum": _addendum,
+    "web:addendum_sign": _signing_password,
+    "api-v1:sign_record_addendum": _signing_password,
+    "api-v1:sign_talk_record": _signing_password,
+    "web:appeal_resolve": _resolution,
+    "api-v1:resolve_record_appeal": _resolution,
 }
 
 
@@ -970,6 +1083,19 @@ def send(client: Client, row: Row, url: str, world: World, viewer: Employee | No
 @pytest.fixture(scope="module")
 def frozen_clock() -> Iterator[None]:
     with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo_pdf_certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The exported PDFs are signed with a demo certificate made for this module, never with
+    one under var/."""
+    folder = tmp_path_factory.mktemp("pdf-signing")
+    with override_settings(
+        MIANTAN_PDF_CERTIFICATE="",
+        MIANTAN_PDF_PRIVATE_KEY="",
+        MIANTAN_PDF_CERTIFICATE_DIR=str(folder),
+    ):
         yield
 
 

@@ -136,6 +136,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             " PRAGMA foreign_keys=ON;"
         ),
     }
+# MIANTAN_DB_POOL_SIZE=N (PostgreSQL): each process draws its connections from a pool of at
+# most N (psycopg_pool), one while a request or a live room's message reads or writes, back to
+# the pool after; a request finding none free waits for one instead of PostgreSQL refusing a
+# new connection. The pool keeps them, so CONN_MAX_AGE (persistent connections) is off.
+MIANTAN_DB_POOL_SIZE = int(os.environ.get("MIANTAN_DB_POOL_SIZE", "0"))
+if MIANTAN_DB_POOL_SIZE > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": MIANTAN_DB_POOL_SIZE,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication -------------------------------------------------------------------
@@ -241,6 +252,23 @@ MIANTAN_AUDIT_KEYS_FILE = os.environ.get("MIANTAN_AUDIT_KEYS_FILE", "")
 MIANTAN_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("MIANTAN_AUDIT_CHECKPOINT_EVERY", 1000))
 MIANTAN_AUDIT_CHECKPOINT_FILE = os.environ.get(
     "MIANTAN_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+
+# --- Signed records and the archive (miantan/core/signing.py, miantan/archive/pdf.py) --------
+# The server's Ed25519 key: "id:base64-32-byte-seed[,older-id:base64-public-key…]", first is
+# current, or a file holding the same. Unset: derived from SECRET_KEY (development, tests);
+# `check --deploy` refuses that. Public keys: /.well-known/miantan-signing-keys.json.
+MIANTAN_SIGNING_KEYS = os.environ.get("MIANTAN_SIGNING_KEYS", "")
+MIANTAN_SIGNING_KEYS_FILE = os.environ.get("MIANTAN_SIGNING_KEYS_FILE", "")
+# A licensed e-signature service instead of the built-in signer ("package.module.Class").
+MIANTAN_SIGNATURE_PROVIDER = os.environ.get("MIANTAN_SIGNATURE_PROVIDER", "")
+# The certificate (PEM, issuers after it) and key that sign exported PDFs; both or neither.
+# Neither: a self-signed demo certificate made once in MIANTAN_PDF_CERTIFICATE_DIR.
+MIANTAN_PDF_CERTIFICATE = os.environ.get("MIANTAN_PDF_CERTIFICATE", "")
+MIANTAN_PDF_PRIVATE_KEY = os.environ.get("MIANTAN_PDF_PRIVATE_KEY", "")
+MIANTAN_PDF_PRIVATE_KEY_PASSWORD = os.environ.get("MIANTAN_PDF_PRIVATE_KEY_PASSWORD", "")
+MIANTAN_PDF_CERTIFICATE_DIR = os.environ.get(
+    "MIANTAN_PDF_CERTIFICATE_DIR", str(VAR_DIR / "pdf-signing")
 )
 
 # --- Security -----------------------------------------------------------------------------

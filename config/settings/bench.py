@@ -16,9 +16,12 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 LOGGING["root"]["level"] = "WARNING"
 # The page benchmarks run in one process and thread (django.test.Client), like a WSGI worker:
-# its connection is kept. The ASGI server of bench/live_record.py closes them per request.
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and not os.environ.get(
-    "MIANTAN_DB_CONN_MAX_AGE"
+# its connection is kept. The ASGI server of bench/live_record.py closes them per request, or
+# hands them back to its pool (MIANTAN_DB_POOL_SIZE).
+if (
+    DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+    and not os.environ.get("MIANTAN_DB_CONN_MAX_AGE")
+    and "pool" not in DATABASES["default"].get("OPTIONS", {})
 ):
     DATABASES["default"]["CONN_MAX_AGE"] = 60
 WHITENOISE_USE_FINDERS = True

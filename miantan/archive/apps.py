@@ -17,3 +17,4 @@ class ArchiveConfig(AppConfig):
         from .locks import statements
 
         rowlocks.register("archive", statements)
+        from . import checks, messages  # noqa: F401  (deploy checks; how messages are worded)

@@ -54,6 +54,22 @@ class DocumentAppeal:
 
 
 @dataclass(frozen=True)
+class DocumentAddendum:
+    """A later addition to the archived record, signed by both sides (or waiting for the
+    second signature)."""
+
+    number: int
+    author: str
+    side_label: str
+    written_at: datetime
+    text: str
+    state_label: str
+    sha256: str
+    chain_seq: int | None
+    signatures: tuple[DocumentSignature, ...]
+
+
+@dataclass(frozen=True)
 class ArchiveDocument:
     language: str  # "zh-hans" | "en"
     organisation: str
@@ -74,4 +90,4 @@ class ArchiveDocument:
     sections: tuple[DocumentSection, ...]
     signatures: tuple[DocumentSignature, ...]
     appeals: tuple[DocumentAppeal, ...] = field(default=())
-    addenda_of: int | None = None  # the talk this record is an addendum to
+    addenda: tuple[DocumentAddendum, ...] = field(default=())

@@ -52,8 +52,51 @@ class Snapshot(models.Model):
         return f"snapshot of record {self.record_id} v{self.version}"
 
 
+class AddendumState(models.TextChoices):
+    AWAITING = "awaiting", pgettext_lazy("addendum state", "waiting for the other signature")
+    ARCHIVED = "archived", pgettext_lazy("addendum state", "signed by both and archived")
+
+
+class Addendum(models.Model):
+    """补充说明: a later change to an archived record, which itself stays as it is. Written and
+    signed by one of the talk's two people, signed by the other, then archived in the chain as
+    an entry of its own. `amends_sha256` is the hash of the archived snapshot it adds to: the
+    link to the original, inside what both sign (`content`, canonical JSON)."""
+
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="addenda")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField()
+    record_version = models.PositiveIntegerField()
+    amends_sha256 = models.CharField(max_length=64)
+    side = models.CharField(max_length=10, choices=SigningSide.choices)
+    written_by = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField()
+    text = EncryptedTextField(_("addendum"))
+    content = EncryptedTextField(_("addendum as signed"))
+    sha256 = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=10, choices=AddendumState.choices, default=AddendumState.AWAITING
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("addendum")
+        verbose_name_plural = _("addenda")
+        ordering = ["record", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "number"], name="addendum_number_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"addendum {self.number} to record {self.record_id}"
+
+
 class Signature(models.Model):
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="signatures")
+    # Set for a signature of an addendum (its `snapshot_sha256` is then the addendum's hash).
+    addendum = models.ForeignKey(
+        Addendum, on_delete=models.PROTECT, null=True, blank=True, related_name="signatures"
+    )
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     record_version = models.PositiveIntegerField()
     side = models.CharField(max_length=10, choices=SigningSide.choices)
@@ -80,11 +123,20 @@ class Signature(models.Model):
         ordering = ["record", "record_version", "signed_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["record", "record_version", "side"], name="one_signature_per_side"
-            )
+                fields=["record", "record_version", "side"],
+                condition=models.Q(addendum__isnull=True),
+                name="one_signature_per_side",
+            ),
+            models.UniqueConstraint(
+                fields=["addendum", "side"],
+                condition=models.Q(addendum__isnull=False),
+                name="one_addendum_signature_per_side",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.addendum_id is not None:
+            return f"{self.side} signature of addendum {self.addendum_id}"
         return f"{self.side} signature of record {self.record_id} v{self.record_version}"
 
 
@@ -139,6 +191,10 @@ class ArchiveEntry(models.Model):
     seq = models.PositiveBigIntegerField()
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="archive_entries")
     record_version = models.PositiveIntegerField()
+    # Set for the entry of an addendum to the record (`snapshot_sha256` is then its hash).
+    addendum = models.OneToOneField(
+        Addendum, on_delete=models.PROTECT, null=True, blank=True, related_name="entry"
+    )
     snapshot_sha256 = models.CharField(max_length=64)
     # The server signatures of the signatures it archives, by side.
     signatures = models.JSONField(default=dict)
@@ -154,7 +210,9 @@ class ArchiveEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organisation", "seq"], name="archive_seq_once"),
             models.UniqueConstraint(
-                fields=["record", "record_version"], name="archive_record_version_once"
+                fields=["record", "record_version"],
+                condition=models.Q(addendum__isnull=True),
+                name="archive_record_version_once",
             ),
         ]
 
@@ -162,7 +220,7 @@ class ArchiveEntry(models.Model):
         return f"archive #{self.seq} of organisation {self.organisation_id}"
 
     def link_fields(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "organisation": self.organisation_id,
             "record": self.record_id,
             "version": self.record_version,
@@ -170,6 +228,9 @@ class ArchiveEntry(models.Model):
             "signatures": self.signatures,
             "archived_at": self.archived_at,
         }
+        if self.addendum_id is not None:
+            fields["addendum"] = self.addendum_id
+        return fields
 
 
 class ArchiveHead(models.Model):

@@ -39,7 +39,12 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from miantan.archive.document import ArchiveDocument, DocumentAppeal, DocumentSignature
+from miantan.archive.document import (
+    ArchiveDocument,
+    DocumentAddendum,
+    DocumentAppeal,
+    DocumentSignature,
+)
 
 TEMPLATE = "archive/record_pdf.html"
 # The page layout, apart from the HTML: its margin boxes carry translated text.
@@ -76,6 +81,13 @@ def render_pdf(document: ArchiveDocument) -> bytes:
 
 
 @dataclass(frozen=True)
+class _AddendumView:
+    addendum: DocumentAddendum
+    written_at: str
+    signatures: list[_SignatureView]
+
+
+@dataclass(frozen=True)
 class _SignatureView:
     signature: DocumentSignature
     signed_at: str
@@ -101,6 +113,17 @@ def _context(document: ArchiveDocument) -> dict[str, Any]:
         "appeals": [
             _AppealView(a, _utc(a.opened_at), _utc(a.resolved_at) if a.resolved_at else "")
             for a in document.appeals
+        ],
+        "addenda": [
+            _AddendumView(
+                a,
+                _utc(a.written_at),
+                [
+                    _SignatureView(s, _utc(s.signed_at), _png_data_uri(s.handwriting_png))
+                    for s in a.signatures
+                ],
+            )
+            for a in document.addenda
         ],
         "footer_left": _css_string(
             gettext("Talk #%(talk)s · record version %(version)s")

@@ -29,8 +29,10 @@ from miantan.records.enums import RecordState, Side
 from miantan.records.models import Block, Record
 from miantan.records.rules import own_employee, side_of
 
-from . import snapshots
+from . import messages, snapshots
 from .models import (
+    Addendum,
+    AddendumState,
     Appeal,
     AppealOutcome,
     AppealState,
@@ -46,6 +48,7 @@ from .providers import provider
 SIGNING_SIDES = (Side.EMPLOYEE, Side.MANAGER)
 MAX_HANDWRITING_BYTES = 200_000
 MAX_REASON = 4000
+MAX_ADDENDUM = 10_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -59,6 +62,18 @@ def may_sign(side: str | None, record: Record) -> bool:
 
 def may_resolve_appeal(side: str | None) -> bool:
     return side == Side.HR
+
+
+def may_add_addendum(side: str | None, record: Record) -> bool:
+    """The talk's two people add to an archived record (the record itself never changes)."""
+    return side in SIGNING_SIDES and record.state == RecordState.ARCHIVED
+
+
+def may_sign_addendum(side: str | None, addendum: Addendum) -> bool:
+    """The other one of the two signs an addendum its author signed."""
+    return (
+        side in SIGNING_SIDES and side != addendum.side and addendum.state == AddendumState.AWAITING
+    )
 
 
 def reauthenticate(actor: Any, password: str, *, ip: str | None) -> str:
@@ -79,7 +94,7 @@ def reauthenticate(actor: Any, password: str, *, ip: str | None) -> str:
     if not actor.check_password(password):
         accounts.note_failed_login(username)
         raise ReauthenticationFailed(
-            _("The password is not correct; the record was not signed."), code="reauth"
+            _("The password is not correct; nothing was signed."), code="reauth"
         )
     return AuthMethod.PASSWORD
 
@@ -133,19 +148,7 @@ def sign_record(
         raise DomainError(_("The reason is too long."), code="reason")
     png = decode_handwriting(handwriting)
     _check_ready(record, side)
-    try:
-        method = reauthenticate(actor, password, ip=ip)
-    except ReauthenticationFailed:
-        audit(
-            "archive.signature.refused",
-            actor=actor,
-            outcome=Outcome.DENIED,
-            obj=record,
-            subject_id=talk.employee_id,
-            organisation_id=talk.organisation_id,
-            data={"side": side},
-        )
-        raise
+    method = _reauthenticate_audited(actor, password, ip=ip, record=record, side=side)
     try:
         with transaction.atomic():
             current = (
@@ -155,29 +158,18 @@ def sign_record(
             )
             _check_ready(current, side)
             snapshot = _snapshot(current)
-            signature = Signature(
-                record=current,
-                organisation_id=current.organisation_id,
-                record_version=current.version,
+            signature = _signature(
+                current,
                 side=side,
                 signer=own,
-                signed_at=timezone.now(),
-                ip=ip or None,
-                user_agent=(user_agent or "")[:400],
-                template_version=current.template_version.number,
-                snapshot_sha256=snapshot.sha256,
+                sha256=snapshot.sha256,
                 method=method,
+                handwriting=png,
+                ip=ip,
+                user_agent=user_agent,
                 dissent=dissent,
-                dissent_reason=reason if dissent else "",
-                handwriting=base64.b64encode(png).decode() if png else "",
-                handwriting_sha256=hashlib.sha256(png).hexdigest() if png else "",
+                reason=reason,
             )
-            signer = provider()
-            signature.provider = signer.name
-            made = signer.sign(snapshots.evidence_bytes(signature), signer=own)
-            signature.key_id, signature.server_signature = made.key_id, made.signature
-            signature.provider_evidence = made.evidence
-            signature.save(force_insert=True)
             audit(
                 "archive.record.signed",
                 actor=actor,
@@ -208,6 +200,7 @@ def sign_record(
                     organisation_id=talk.organisation_id,
                     data={"record": current.pk, "version": current.version},
                 )
+                messages.queue_appeal_opened(appeal)
             _archive_when_complete(current, actor=actor)
     except IntegrityError:
         # Two signing requests of one side at once: the other one's signature stands.
@@ -250,11 +243,149 @@ def resolve_appeal(appeal: Appeal, *, actor: Any, outcome: str, resolution: str)
             organisation_id=talk.organisation_id,
             data={"outcome": outcome, "record": locked.pk, "version": current.record_version},
         )
+        messages.queue_appeal_resolved(current)
         if outcome == AppealOutcome.AMENDED:
             _reopen(locked, actor=actor)
         else:
             _archive_when_complete(locked, actor=actor)
     return current
+
+
+def add_addendum(
+    record: Record,
+    *,
+    actor: Any,
+    text: str,
+    password: str,
+    handwriting: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> Addendum:
+    """One of the talk's two people adds to the archived record and signs the addendum (after
+    re-entering their password); the other then signs it too (`sign_addendum`), and it is
+    archived. One addendum waits for its second signature at a time."""
+    talk = record.talk
+    side = side_of(actor, talk)
+    own = own_employee(actor)
+    if own is None or not may_add_addendum(side, record) or side is None:
+        if record.state != RecordState.ARCHIVED and side in SIGNING_SIDES:
+            raise ConflictError(
+                _("An addendum is added to an archived record; this one is not archived."),
+                code="not_archived",
+            )
+        _deny("archive.addendum.added", actor, record)
+    text = (text or "").strip()
+    if not text:
+        raise DomainError(_("Write what the addendum says."), code="text")
+    if len(text) > MAX_ADDENDUM:
+        raise DomainError(_("The addendum is too long."), code="text")
+    png = decode_handwriting(handwriting)
+    _check_no_addendum_waiting(record)
+    method = _reauthenticate_audited(actor, password, ip=ip, record=record, side=side)
+    with transaction.atomic():
+        current = (
+            Record.objects.select_for_update()
+            .select_related("talk", "talk__employee", "talk__counterpart", "template_version")
+            .get(pk=record.pk)
+        )
+        _check_no_addendum_waiting(current)
+        base = Snapshot.objects.get(record=current, version=current.version)
+        last = Addendum.objects.filter(record=current).order_by("-number").first()
+        addendum = Addendum(
+            record=current,
+            organisation_id=current.organisation_id,
+            number=(last.number if last else 0) + 1,
+            record_version=current.version,
+            amends_sha256=base.sha256,
+            side=side,
+            written_by=own,
+            written_at=timezone.now(),
+            text=text,
+        )
+        addendum.content = snapshots.encode(snapshots.addendum_of(addendum, current))
+        addendum.sha256 = snapshots.digest(addendum.content)
+        addendum.save(force_insert=True)
+        _signature(
+            current,
+            side=side,
+            signer=own,
+            sha256=addendum.sha256,
+            method=method,
+            handwriting=png,
+            ip=ip,
+            user_agent=user_agent,
+            addendum=addendum,
+        )
+        audit(
+            "archive.addendum.added",
+            actor=actor,
+            obj=addendum,
+            subject_id=talk.employee_id,
+            organisation_id=talk.organisation_id,
+            data={"record": current.pk, "number": addendum.number, "sha256": addendum.sha256},
+        )
+        messages.queue_addendum_to_sign(addendum)
+    return addendum
+
+
+def sign_addendum(
+    addendum: Addendum,
+    *,
+    actor: Any,
+    password: str,
+    handwriting: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> Signature:
+    """The other one of the two signs the addendum; it is then archived in the chain."""
+    record = addendum.record
+    talk = record.talk
+    side = side_of(actor, talk)
+    own = own_employee(actor)
+    if own is None or side not in SIGNING_SIDES or side is None:
+        _deny("archive.addendum.signed", actor, record, obj=addendum)
+    if side == addendum.side:
+        raise ConflictError(_("You have already signed this addendum."), code="signed")
+    if addendum.state != AddendumState.AWAITING:
+        raise ConflictError(_("This addendum is signed and archived."), code="archived")
+    png = decode_handwriting(handwriting)
+    method = _reauthenticate_audited(actor, password, ip=ip, record=record, side=side)
+    try:
+        with transaction.atomic():
+            current = (
+                Addendum.objects.select_for_update()
+                .select_related("record__template_version", "record__talk")
+                .get(pk=addendum.pk)
+            )
+            if not may_sign_addendum(side, current):
+                raise ConflictError(_("This addendum is signed and archived."), code="archived")
+            signature = _signature(
+                current.record,
+                side=side,
+                signer=own,
+                sha256=current.sha256,
+                method=method,
+                handwriting=png,
+                ip=ip,
+                user_agent=user_agent,
+                addendum=current,
+            )
+            signed = {s.side: s for s in Signature.objects.filter(addendum=current)}
+            entry = _append(current.record, signed, addendum=current)
+            current.state = AddendumState.ARCHIVED
+            current.archived_at = entry.archived_at
+            current.save(update_fields=["state", "archived_at"])
+            audit(
+                "archive.addendum.archived",
+                actor=actor,
+                obj=current,
+                subject_id=talk.employee_id,
+                organisation_id=talk.organisation_id,
+                data={"record": record.pk, "number": current.number, "seq": entry.seq},
+            )
+    except IntegrityError:
+        raise ConflictError(_("You have already signed this addendum."), code="signed") from None
+    return signature
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -267,8 +398,79 @@ def _check_ready(record: Record, side: str | None) -> None:
         raise ConflictError(
             _("The record can be signed once both sides have confirmed it."), code="not_ready"
         )
-    if Signature.objects.filter(record=record, record_version=record.version, side=side).exists():
+    if Signature.objects.filter(
+        record=record, record_version=record.version, side=side, addendum__isnull=True
+    ).exists():
         raise ConflictError(_("You have already signed this record."), code="signed")
+
+
+def _signature(
+    record: Record,
+    *,
+    side: str,
+    signer: Any,
+    sha256: str,
+    method: str,
+    handwriting: bytes,
+    ip: str | None,
+    user_agent: str,
+    dissent: bool = False,
+    reason: str = "",
+    addendum: Addendum | None = None,
+) -> Signature:
+    """A signature with its evidence, sealed by the signature provider, saved."""
+    signature = Signature(
+        record=record,
+        addendum=addendum,
+        organisation_id=record.organisation_id,
+        record_version=addendum.record_version if addendum is not None else record.version,
+        side=side,
+        signer=signer,
+        signed_at=timezone.now(),
+        ip=ip or None,
+        user_agent=(user_agent or "")[:400],
+        template_version=record.template_version.number,
+        snapshot_sha256=sha256,
+        method=method,
+        dissent=dissent,
+        dissent_reason=reason if dissent else "",
+        handwriting=base64.b64encode(handwriting).decode() if handwriting else "",
+        handwriting_sha256=hashlib.sha256(handwriting).hexdigest() if handwriting else "",
+    )
+    made = provider()
+    signature.provider = made.name
+    sealed = made.sign(snapshots.evidence_bytes(signature), signer=signer)
+    signature.key_id, signature.server_signature = sealed.key_id, sealed.signature
+    signature.provider_evidence = sealed.evidence
+    signature.save(force_insert=True)
+    return signature
+
+
+def _check_no_addendum_waiting(record: Record) -> None:
+    if Addendum.objects.filter(record=record, state=AddendumState.AWAITING).exists():
+        raise ConflictError(
+            _("An addendum to this record waits for its second signature: sign it first."),
+            code="addendum_waiting",
+        )
+
+
+def _reauthenticate_audited(
+    actor: Any, password: str, *, ip: str | None, record: Record, side: str | None
+) -> str:
+    try:
+        return reauthenticate(actor, password, ip=ip)
+    except ReauthenticationFailed:
+        talk = record.talk
+        audit(
+            "archive.signature.refused",
+            actor=actor,
+            outcome=Outcome.DENIED,
+            obj=record,
+            subject_id=talk.employee_id,
+            organisation_id=talk.organisation_id,
+            data={"side": side},
+        )
+        raise
 
 
 def _snapshot(record: Record) -> Snapshot:
@@ -286,7 +488,10 @@ def _archive_when_complete(record: Record, *, actor: Any) -> ArchiveEntry | None
     """Archive the record (inside the caller's transaction, the record locked) once both
     sides signed its version and no appeal on it is open."""
     signed = {
-        s.side: s for s in Signature.objects.filter(record=record, record_version=record.version)
+        s.side: s
+        for s in Signature.objects.filter(
+            record=record, record_version=record.version, addendum__isnull=True
+        )
     }
     if set(signed) != set(SIGNING_SIDES):
         return None
@@ -312,9 +517,11 @@ def _archive_when_complete(record: Record, *, actor: Any) -> ArchiveEntry | None
     return entry
 
 
-def _append(record: Record, signed: dict[str, Signature]) -> ArchiveEntry:
-    """The record's entry at the end of its organisation's chain. The head row is locked,
-    so appends of one organisation take turns and the sequence has no gaps."""
+def _append(
+    record: Record, signed: dict[str, Signature], *, addendum: Addendum | None = None
+) -> ArchiveEntry:
+    """The record's (or an addendum's) entry at the end of its organisation's chain. The head
+    row is locked, so appends of one organisation take turns and the sequence has no gaps."""
     ArchiveHead.objects.get_or_create(organisation_id=record.organisation_id)
     head = ArchiveHead.objects.select_for_update().get(organisation_id=record.organisation_id)
     ring = signing.ring()
@@ -322,7 +529,8 @@ def _append(record: Record, signed: dict[str, Signature]) -> ArchiveEntry:
         organisation_id=record.organisation_id,
         seq=head.seq + 1,
         record=record,
-        record_version=record.version,
+        record_version=addendum.record_version if addendum is not None else record.version,
+        addendum=addendum,
         snapshot_sha256=signed[Side.EMPLOYEE].snapshot_sha256,
         signatures={side: signed[side].server_signature for side in SIGNING_SIDES},
         archived_at=timezone.now(),
@@ -377,9 +585,11 @@ def _deny(action: str, actor: Any, record: Record, *, obj: Any = None) -> NoRetu
 __all__ = [
     "ReauthenticationFailed",
     "SigningSide",
+    "add_addendum",
     "decode_handwriting",
     "may_resolve_appeal",
     "may_sign",
     "resolve_appeal",
+    "sign_addendum",
     "sign_record",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 from miantan.core.chain import canonical
 
 FORMAT = "miantan.record/1"
+ADDENDUM_FORMAT = "miantan.addendum/1"
 EVIDENCE_FORMAT = "miantan.signature/1"
 
 
@@ -79,9 +80,35 @@ def same_blocks(snapshot: dict[str, Any], blocks: Iterable[Any]) -> bool:
     return canonical({"b": snapshot.get("blocks")}) == canonical({"b": blocks_part(blocks)})
 
 
-def evidence_of(signature: Any) -> dict[str, Any]:
-    """What the server signs for a signature (from its stored fields)."""
+def addendum_of(addendum: Any, record: Any) -> dict[str, Any]:
+    """What both sides sign for an addendum: its text, who wrote it when, and the archived
+    version of the record it adds to, by that version's snapshot hash."""
+    author = addendum.written_by
     return {
+        "format": ADDENDUM_FORMAT,
+        "organisation": addendum.organisation_id,
+        "talk": record.talk_id,
+        "record": record.pk,
+        "amends": {"version": addendum.record_version, "snapshot_sha256": addendum.amends_sha256},
+        "number": addendum.number,
+        "side": addendum.side,
+        "author": {"id": author.pk, "number": author.employee_number, "name": author.name},
+        "written_at": utc(addendum.written_at),
+        "text": addendum.text,
+    }
+
+
+def decode_addendum(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict) or value.get("format") != ADDENDUM_FORMAT:
+        raise ValueError("not an addendum")
+    return value
+
+
+def evidence_of(signature: Any) -> dict[str, Any]:
+    """What the server signs for a signature (from its stored fields); a signature of an
+    addendum names it too."""
+    evidence = {
         "format": EVIDENCE_FORMAT,
         "organisation": signature.organisation_id,
         "record": signature.record_id,
@@ -99,6 +126,10 @@ def evidence_of(signature: Any) -> dict[str, Any]:
         "handwriting_sha256": signature.handwriting_sha256,
         "provider": signature.provider,
     }
+    addendum = getattr(signature, "addendum_id", None)
+    if addendum is not None:
+        evidence["addendum"] = addendum
+    return evidence
 
 
 def evidence_bytes(signature: Any) -> bytes:

@@ -36,13 +36,21 @@ def group_name(talk_id: int) -> str:
     return f"record-{int(talk_id)}"
 
 
-def database_sync_to_async(function: Any) -> Any:
+def database_sync_to_async(function: Any, *, request: bool = False) -> Any:
     """Run database work off the event loop, with the thread's connection closed when it is
     too old or broken, as after a request. On PostgreSQL in the loop's worker threads side by
     side (a bounded pool, so a bounded number of connections however many rooms are open;
     channels' own helper runs all of a process's database work in one thread, one consumer
     after the other); SQLite lets one writer in at a time anyway, so there it keeps to one
-    thread."""
+    thread.
+
+    With `request`, the work of an HTTP request's async view: in the request's own thread (the
+    ASGI handler gives each request one; under WSGI the worker's), on the connection its
+    middleware opened, as a sync view would. Not in a worker thread: the request would hold
+    two connections, the middleware's idle while it queues for a thread, and a connection pool
+    could run dry with every connection held by a request waiting for a thread."""
+    if request:
+        return sync_to_async(function, thread_sensitive=True)
 
     def run(*args: Any, **kwargs: Any) -> Any:
         close_old_connections()

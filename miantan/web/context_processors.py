@@ -19,7 +19,7 @@ from django.utils.translation import pgettext_lazy
 from miantan.interviews.cycle_rules import can_manage_cycles
 from miantan.interviews.enums import OPEN_STATES
 from miantan.interviews.models import Talk
-from miantan.people.rules import can_import_org, can_manage_organisation
+from miantan.people.rules import can_import_org, can_manage_organisation, is_hr
 from miantan.people.scopes import scope_for
 from miantan.records.rules import can_view_record_templates
 from miantan.scheduling.rules import can_view_holidays, can_view_work_patterns
@@ -48,6 +48,8 @@ class NavGroup:
 def management_items(user: Any) -> list[NavItem]:
     """The pages for HR partners and administrators that this user may open."""
     items: list[NavItem] = []
+    if is_hr.test(user):
+        items.append(NavItem("appeals", _("Appeals"), reverse("web:appeals")))
     if can_manage_cycles.test(user):
         items.append(NavItem("cycles", _("Review cycles"), reverse("web:cycles")))
     if can_import_org.test(user):
@@ -114,6 +116,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 _SECTIONS = (
     ("/home/", ("home",)),
     ("/talks/", ("talks",)),
+    ("/appeals/", ("talks",)),
     ("/team/", ("team", "people")),
     ("/people/", ("people", "team", ACCOUNT)),
     ("/departments/", ("departments",)),

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    archive,
     brief,
     calendar,
     home,
@@ -59,6 +60,15 @@ urlpatterns = [
     path("talks/<int:talk_id>/record/", records.record_page, name="record"),
     path("talks/<int:talk_id>/record/open/", records.record_open, name="record_open"),
     path("talks/<int:talk_id>/record/confirm/", records.record_confirm, name="record_confirm"),
+    path("talks/<int:talk_id>/record/sign/", archive.record_sign, name="record_sign"),
+    path("talks/<int:talk_id>/record/addenda/", archive.record_addendum, name="record_addendum"),
+    path(
+        "talks/<int:talk_id>/record/addenda/<int:number>/sign/",
+        archive.addendum_sign,
+        name="addendum_sign",
+    ),
+    path("talks/<int:talk_id>/record/export.pdf", archive.record_pdf, name="record_pdf"),
+    path("talks/<int:talk_id>/record/export.json", archive.record_json, name="record_json"),
     path("talks/<int:talk_id>/record/live/", records.record_live, name="record_live"),
     path(
         "talks/<int:talk_id>/record/blocks/<int:block_id>/flag/",
@@ -127,11 +137,16 @@ urlpatterns = [
         record_scripts.script_insert,
         name="record_script_insert",
     ),
+    path("appeals/", archive.appeals, name="appeals"),
+    path("appeals/<int:appeal_id>/", archive.appeal, name="appeal"),
+    path("appeals/<int:appeal_id>/resolve/", archive.appeal_resolve, name="appeal_resolve"),
+    path(".well-known/miantan-signing-keys.json", archive.signing_keys, name="signing_keys"),
     path("team/", people.team, name="team"),
     path("people/", people.people, name="people"),
     path("people/<int:employee_id>/", people.person, name="person"),
     path("people/<int:employee_id>/profile/", profile.profile, name="profile"),
     path("people/<int:employee_id>/brief/", brief.brief, name="brief"),
+    path("people/<int:employee_id>/file/", archive.employee_file, name="employee_file"),
     path("people/<int:employee_id>/evidence/", profile.evidence_create, name="evidence_create"),
     path(
         "people/<int:employee_id>/evidence/<int:entry_id>/remove/",

@@ -13,8 +13,10 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.core.management.utils import get_random_secret_key
 
+from miantan.archive.pdf import ensure_certificate
 from miantan.core.checks import base_url_is_public, data_keys_are_valid, secret_key_is_strong
 from miantan.core.secret_strength import data_keys_problem, secret_key_problem
+from miantan.core.signing import new_key_spec
 from tests.config.settings_process import environment, run
 
 
@@ -24,17 +26,29 @@ def random_key_ring(key_id: str = "k1") -> str:
 
 @pytest.fixture
 def production(tmp_path: Path) -> dict[str, str]:
-    """A complete, valid production environment (SQLite under a temporary folder)."""
+    """A complete, valid production environment (SQLite under a temporary folder), with a
+    document-signing certificate of its own for the PDFs."""
+    certificate, private_key = _pdf_certificate(tmp_path / "pdf")
     return environment(
         DJANGO_SETTINGS_MODULE="config.settings.prod",
         MIANTAN_VAR_DIR=str(tmp_path),
         SECRET_KEY=secrets.token_urlsafe(50),
         MIANTAN_DATA_KEYS=random_key_ring(),
         MIANTAN_AUDIT_KEYS=random_key_ring("a1"),
+        MIANTAN_SIGNING_KEYS=new_key_spec("s1"),
+        MIANTAN_PDF_CERTIFICATE=str(certificate),
+        MIANTAN_PDF_PRIVATE_KEY=str(private_key),
         ALLOWED_HOSTS="miantan.example.com",
         CSRF_TRUSTED_ORIGINS="https://miantan.example.com",
         MIANTAN_BASE_URL="https://miantan.example.com",
     )
+
+
+def _pdf_certificate(folder: Path) -> tuple[Path, Path]:
+    from django.test import override_settings
+
+    with override_settings(MIANTAN_PDF_CERTIFICATE_DIR=str(folder)):
+        return ensure_certificate()
 
 
 def check_deploy(env: dict[str, str]):
@@ -174,3 +188,10 @@ def test_deploy_checks_are_errors_that_fail_check_deploy(settings):
 
     with pytest.raises(SystemCheckError, match=r"core\.E001"):
         call_command("check", deploy=True, tags=["security"])
+
+
+def test_check_deploy_refuses_a_missing_signing_key(production):
+    done = check_deploy({**production, "MIANTAN_SIGNING_KEYS": ""})
+
+    assert done.returncode != 0
+    assert "archive.E001" in done.stderr

@@ -227,6 +227,7 @@ def test_production_refuses_a_data_key_that_is_not_exactly_32_bytes(tmp_path):
         SECRET_KEY=secrets.token_urlsafe(50),
         MIANTAN_DATA_KEYS=long_key,
         MIANTAN_AUDIT_KEYS=f"a1:{key()}",
+        MIANTAN_SIGNING_KEYS=f"s1:{key()}",
         ALLOWED_HOSTS="miantan.example.com",
         CSRF_TRUSTED_ORIGINS="https://miantan.example.com",
         MIANTAN_BASE_URL="https://miantan.example.com",

@@ -153,3 +153,39 @@ def test_the_wait_is_bounded(hospital):
     from miantan.web.views import records
 
     assert records.LONGEST_WAIT_SECONDS <= 30
+
+
+def test_waiting_polls_hold_no_database_connection(asgi_server, hospital):  # noqa: F811
+    """However many pages wait for a change, none of them keeps a connection to the database
+    (PostgreSQL counts them; SQLite has none to count)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("connections are counted by PostgreSQL")
+    record = started_record(hospital)
+    sessions = [session_of(hospital.nurse_wang), session_of(hospital.head_nurse)]
+    stamp = poll(asgi_server, record.talk_id, sessions[0])[1]["stamp"]
+
+    def others() -> int:
+        if connection.pool is not None:  # MIANTAN_DB_POOL_SIZE: idle ones wait in the pool
+            connection.ensure_connection()
+            stats = connection.pool.get_stats()
+            print("STATS", stats)
+            return int(stats["pool_size"] - stats["pool_available"]) - 1  # less this test's
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return int(cursor.fetchone()[0])
+
+    with ThreadPoolExecutor(4) as pool:
+        waiting = [
+            pool.submit(poll, asgi_server, record.talk_id, sessions[n % 2], stamp=stamp, wait="4")
+            for n in range(4)
+        ]
+        time.sleep(2)
+        assert not any(job.done() for job in waiting)  # all four are waiting
+        assert others() == 0
+        answers = [job.result(timeout=30) for job in waiting]
+    assert all(status == 200 and answer["waited"] for status, answer in answers)

@@ -61,6 +61,7 @@ api.add_router("/", "miantan.api.v1.templates.router")
 api.add_router("/", "miantan.api.v1.scripts.router")
 api.add_router("/", "miantan.api.v1.records.router")
 api.add_router("/", "miantan.api.v1.record_extras.router")
+api.add_router("/", "miantan.api.v1.archive.router")
 
 
 @api.exception_handler(DomainError)

@@ -10,21 +10,18 @@ except an upload (multipart/form-data with `file` and optional `section`).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
-from miantan.core.errors import InvalidFields
 from miantan.records import attachments, feedback, notes
 from miantan.records.enums import NoteTier
 from miantan.records.models import Note, Record
 from miantan.records.queries import access_record
 
-from .bodies import body_of, parse
+from .bodies import FieldErrorsOut, answer_refusals, body_of, parse
 from .schemas import ErrorOut, PersonRef
 
 router = Router(tags=["record notes, files and feedback"])
@@ -70,28 +67,7 @@ class FeedbackOut(Schema):
     can_give_requirements: bool
 
 
-class FieldErrorsOut(Schema):
-    detail: str
-    code: str
-    errors: dict[str, str]
-
-
-def _answer_refusals(operation: Callable[..., Any]) -> Callable[..., Any]:
-    """Input refused field by field answers 400 with the errors per field; other domain
-    errors (409) go to the API's own handlers."""
-
-    @functools.wraps(operation)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return operation(*args, **kwargs)
-        except InvalidFields as error:
-            errors = {field: str(message) for field, message in error.errors.items()}
-            return Status(400, {"detail": str(error.message), "code": error.code, "errors": errors})
-
-    return run
-
-
-router.add_decorator(_answer_refusals)
+router.add_decorator(answer_refusals)
 
 REFUSED: dict[int, type[Schema]] = {
     400: FieldErrorsOut,

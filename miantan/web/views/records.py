@@ -34,7 +34,7 @@ from miantan.records.live import database_sync_to_async
 from miantan.records.models import Block, Record
 
 from ..record_forms import values_from_post, with_blank_rows
-from . import record_extras, record_scripts
+from . import archive, record_extras, record_scripts
 from .talks import brief_url
 
 
@@ -231,10 +231,11 @@ async def record_live(request: HttpRequest, talk_id: int) -> HttpResponse:
     wait = min(max(_int(request.GET.get("wait")), 0), LONGEST_WAIT_SECONDS)
     if not isinstance(request, ASGIRequest) or not known:
         wait = 0
+    read = database_sync_to_async(_live_answer, request=True)
     async with live.listening(talk_id if wait else None) as heard:
         if heard is None:
             wait = 0
-        answer = await database_sync_to_async(_live_answer)(user, talk_id, known)
+        answer = await read(user, talk_id, known)
         if answer is None:
             raise Http404
         unchanged = answer["stamp"] == queries.encode_stamps(known)
@@ -242,7 +243,7 @@ async def record_live(request: HttpRequest, talk_id: int) -> HttpResponse:
             # Nothing new: free this request's database connection, then wait for the room.
             await sync_to_async(connections.close_all)()
             if await heard(wait):
-                answer = await database_sync_to_async(_live_answer)(user, talk_id, known)
+                answer = await read(user, talk_id, known)
                 if answer is None:
                     raise Http404
     answer["waited"] = bool(wait)
@@ -347,6 +348,7 @@ def _render(
     if page.limited_to is None:
         context["brief_url"] = brief_url(request.user, talk)
     context.update(_extras(request, page))
+    context.update(archive.signing_context(request.user, page))
     return render(request, "web/records/page.html", context, status=status)
 
 

@@ -3,8 +3,8 @@
 // connected, else by posting the form. What the other side saves arrives as the section's new
 // HTML; a block with unsaved text is kept as typed, and if the other side changed it meanwhile
 // both texts are shown (keep mine / take theirs). Text typed while the connection is down is
-// kept and sent again once it is back. Without a WebSocket the page asks for changes every few
-// seconds and says so.
+// kept and sent again once it is back. Without a WebSocket the page asks for changes over plain
+// requests that the server holds until there is one (long polling), and says so.
 (function () {
   "use strict";
   var page = document.querySelector("[data-testid=record][data-live]");
