@@ -27,12 +27,14 @@ def test_seed_demo_talks_per_employee_gives_each_employee_talks_with_their_manag
     assert len(set(talks.values_list("uid", flat=True))) == talks.count()
 
 
-def test_seed_demo_writes_only_the_talks_to_try_the_record_with_by_default() -> None:
+def test_seed_demo_writes_only_the_talks_to_try_the_record_and_signing_with_by_default() -> None:
     call_command("seed_demo", verbosity=0)
 
     talks = Talk.objects.order_by("pk")
     assert [(t.employee.name, t.state) for t in talks] == [
         ("王晓燕", "in_progress"),
         ("王晓燕", "scheduled"),
+        ("王晓燕", "archived"),  # signed by both (archive.demo)
+        ("王晓燕", "awaiting_signatures"),  # signed with a disagreement: the appeal waits
     ]
     assert talks[0].record.blocks.filter(section="went_well", version=1).exists()

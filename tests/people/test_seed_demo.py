@@ -224,3 +224,17 @@ def test_seed_demo_gives_the_hospital_shifts_that_the_slot_search_works_around()
     start = timezone.now()
     loaded = load_availability([doctor], start, start + timedelta(days=7))[doctor.pk]
     assert loaded.duty_days and loaded.night_shift_ends
+
+
+def test_the_demo_has_a_signed_talk_and_an_appeal_waiting_for_hr(db):
+    from miantan.archive.models import Appeal, AppealState
+    from miantan.archive.verification import verify_all
+    from miantan.records.enums import RecordState
+    from miantan.records.models import Record
+
+    call_command("seed_demo", verbosity=0)
+
+    assert Record.objects.filter(state=RecordState.ARCHIVED).count() == 1
+    appeal = Appeal.objects.get()
+    assert appeal.state == AppealState.OPEN and appeal.opened_by.user.username == "h.nurse.wang"
+    assert list(verify_all()) == []

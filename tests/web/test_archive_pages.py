@@ -439,6 +439,8 @@ def test_the_person_page_and_my_profile_link_to_the_file(hospital, client_as):
     link = f'href="{file_url(hospital.nurse_wang)}"'
 
     assert link in client_as(hospital.nurse_wang).get("/me/").content.decode()
+    home = client_as(hospital.nurse_wang).get("/home/me/").content.decode()
+    assert 'data-testid="home-file-link"' in home and link in home
     page = client_as(hospital.head_nurse).get(f"/people/{hospital.nurse_wang.pk}/")
     assert link in page.content.decode()
 

@@ -146,11 +146,13 @@ def test_two_tabs_editing_one_section_lose_nothing(live_server, hospital: Hospit
     # itself, and the Save button below is the stale save being tested (not an autosave).
     expect(second.locator("[data-live-status]")).not_to_have_attribute("data-state", "connecting")
 
+    # Tab two has unsaved text when tab one saves: whether its next poll brings tab one's text
+    # first or its own save is refused, it shows both texts and keeps its own.
+    text = second.locator("[data-testid=section-agreement] [data-testid=field-agreements]")
+    text.fill("Tab two")
     first.locator("[data-testid=section-agreement] [data-testid=field-agreements]").fill("Tab one")
     save(first, "agreement")
 
-    text = second.locator("[data-testid=section-agreement] [data-testid=field-agreements]")
-    text.fill("Tab two")
     second.click("[data-testid=save-agreement]")
     conflict = second.locator("[data-testid=section-agreement] [data-testid=conflict]").first
     expect(conflict).to_be_visible()

@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from miantan.archive.demo import seed_signed
 from miantan.interviews.demo import fill_talks
 from miantan.metrics.demo import fill_generated, seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
@@ -76,6 +77,7 @@ class Command(BaseCommand):
                 install_builtin_templates(organisation)
                 install_builtin_scripts(organisation)
             seed_records(hospital)
+            seed_signed(hospital, password=options["password"])
         for organisation in (hospital, factory):
             seed_metrics(organisation)
             seed_scheduling(organisation)
