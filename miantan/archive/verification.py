@@ -99,8 +99,50 @@ class _Seals:
             return False
 
 
+# Rows read as tuples, not model instances (five a record), with the fields the checks read.
+class _RecordRow(NamedTuple):
+    pk: int
+    talk_id: int
+    state: str
+    version: int
+    organisation_id: int
+
+
+class _SnapshotRow(NamedTuple):
+    record_id: int
+    version: int
+    content: str
+    sha256: str
+
+
+class _SignatureRow(NamedTuple):
+    """Every field `snapshots.evidence_of` reads, and the seal; not the drawn signature (its
+    hash is in the evidence)."""
+
+    pk: int
+    record_id: int
+    addendum_id: int | None
+    organisation_id: int
+    record_version: int
+    side: str
+    signer_id: int
+    signed_at: Any
+    ip: str | None
+    user_agent: str
+    template_version: int
+    snapshot_sha256: str
+    method: str
+    dissent: bool
+    dissent_reason: str
+    handwriting_sha256: str
+    provider: str
+    key_id: str
+    server_signature: str
+    provider_evidence: dict[str, Any]
+
+
 class _BlockRow(NamedTuple):
-    """What `snapshots.blocks_part` reads of a block, without a model instance per block."""
+    """What `snapshots.blocks_part` reads of a block."""
 
     record_id: int
     section: str
@@ -277,10 +319,10 @@ def _drain(findings: list[Finding]) -> Iterator[Finding]:
         yield findings.pop(0)
 
 
-Verifies = Callable[[Signature], bool]
+Verifies = Callable[[_SignatureRow], bool]
 
 
-def _valid(signature: Signature | None, sealed: str, verifies: Verifies) -> bool:
+def _valid(signature: _SignatureRow | None, sealed: str, verifies: Verifies) -> bool:
     return signature is not None and signature.server_signature == sealed and verifies(signature)
 
 
@@ -288,7 +330,7 @@ def _signature_check(seals: _Seals) -> Verifies:
     """Whether a server signature matches its evidence, each signature checked once."""
     checked: dict[int, bool] = {}
 
-    def verifies(signature: Signature) -> bool:
+    def verifies(signature: _SignatureRow) -> bool:
         if signature.pk not in checked:
             evidence = snapshots.evidence_bytes(signature)
             if signature.provider == BuiltinSigner.name:
@@ -311,16 +353,17 @@ def _check_entries(batch: list[ArchiveEntry], seals: _Seals | None = None) -> li
     verifies = _signature_check(seals or _Seals(signing.ring()))
     ids = [e.record_id for e in batch]
     records = {
-        r.pk: r
-        for r in Record.objects.filter(pk__in=ids).only(
-            "pk", "talk_id", "state", "version", "organisation_id"
-        )
+        row[0]: _RecordRow._make(row)
+        for row in Record.objects.filter(pk__in=ids).values_list(*_RecordRow._fields)
     }
-    snapshots_by = {(s.record_id, s.version): s for s in Snapshot.objects.filter(record_id__in=ids)}
-    signatures_by: dict[tuple[int, int], dict[str, Signature]] = {}
-    addendum_signatures: dict[int, dict[str, Signature]] = {}
-    # The drawn signature is not part of the evidence (its hash is): it stays unread.
-    for signature in Signature.objects.filter(record_id__in=ids).defer("handwriting"):
+    snapshots_by = {
+        (row[0], row[1]): _SnapshotRow._make(row)
+        for row in Snapshot.objects.filter(record_id__in=ids).values_list(*_SnapshotRow._fields)
+    }
+    signatures_by: dict[tuple[int, int], dict[str, _SignatureRow]] = {}
+    addendum_signatures: dict[int, dict[str, _SignatureRow]] = {}
+    rows = Signature.objects.filter(record_id__in=ids).values_list(*_SignatureRow._fields)
+    for signature in map(_SignatureRow._make, rows):
         if signature.addendum_id is not None:
             addendum_signatures.setdefault(signature.addendum_id, {})[signature.side] = signature
         else:
@@ -333,9 +376,8 @@ def _check_entries(batch: list[ArchiveEntry], seals: _Seals | None = None) -> li
     )
     blocks_by: dict[int, list[_BlockRow]] = {}
     if len(addendum_ids) < len(batch):
-        rows = Block.objects.filter(record_id__in=ids).values_list(*_BlockRow._fields)
-        for row in rows:
-            block = _BlockRow._make(row)
+        blocks = Block.objects.filter(record_id__in=ids).values_list(*_BlockRow._fields)
+        for block in map(_BlockRow._make, blocks):
             blocks_by.setdefault(block.record_id, []).append(block)
     found: list[Finding] = []
     for entry in batch:
@@ -368,9 +410,9 @@ def _check_entries(batch: list[ArchiveEntry], seals: _Seals | None = None) -> li
 
 def _check_entry(
     entry: ArchiveEntry,
-    record: Record | None,
-    snapshot: Snapshot | None,
-    signatures: dict[str, Signature],
+    record: _RecordRow | None,
+    snapshot: _SnapshotRow | None,
+    signatures: dict[str, _SignatureRow],
     blocks: list[_BlockRow],
     verifies: Verifies,
 ) -> Iterator[Finding]:
@@ -434,7 +476,7 @@ def _check_entry(
 
 def _check_signatures(
     entry: ArchiveEntry,
-    signatures: dict[str, Signature],
+    signatures: dict[str, _SignatureRow],
     finding: Callable[[str, str], Finding],
     verifies: Verifies,
 ) -> Iterator[Finding]:
@@ -453,10 +495,10 @@ def _check_signatures(
 
 def _check_addendum_entry(
     entry: ArchiveEntry,
-    record: Record | None,
+    record: _RecordRow | None,
     addendum: Addendum | None,
-    original: Snapshot | None,
-    signatures: dict[str, Signature],
+    original: _SnapshotRow | None,
+    signatures: dict[str, _SignatureRow],
     verifies: Verifies,
 ) -> Iterator[Finding]:
     """An addendum's entry: its text as both signed it, the link to the archived snapshot it
