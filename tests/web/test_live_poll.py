@@ -167,10 +167,10 @@ def test_waiting_polls_hold_no_database_connection(asgi_server, hospital):  # no
     stamp = poll(asgi_server, record.talk_id, sessions[0])[1]["stamp"]
 
     def others() -> int:
-        if connection.pool is not None:  # MIANTAN_DB_POOL_SIZE: idle ones wait in the pool
+        pool = getattr(connection, "pool", None)  # MIANTAN_DB_POOL_SIZE: idle ones wait there
+        if pool is not None:
             connection.ensure_connection()
-            stats = connection.pool.get_stats()
-            print("STATS", stats)
+            stats = pool.get_stats()
             return int(stats["pool_size"] - stats["pool_available"]) - 1  # less this test's
         with connection.cursor() as cursor:
             cursor.execute(
@@ -179,6 +179,9 @@ def test_waiting_polls_hold_no_database_connection(asgi_server, hospital):  # no
             )
             return int(cursor.fetchone()[0])
 
+    # Connections other tests' threads may still hold count the same before and after: what
+    # is checked is that the waiting pages add none.
+    before = others()
     with ThreadPoolExecutor(4) as pool:
         waiting = [
             pool.submit(poll, asgi_server, record.talk_id, sessions[n % 2], stamp=stamp, wait="4")
@@ -186,6 +189,6 @@ def test_waiting_polls_hold_no_database_connection(asgi_server, hospital):  # no
         ]
         time.sleep(2)
         assert not any(job.done() for job in waiting)  # all four are waiting
-        assert others() == 0
+        assert others() <= before
         answers = [job.result(timeout=30) for job in waiting]
     assert all(status == 200 and answer["waited"] for status, answer in answers)
