@@ -295,7 +295,13 @@ async def _run(
             )
         )
         await asyncio.sleep(1 / rate)
+    warmed = time.perf_counter()
     await _until_shown(sent, CATCH_UP_SECONDS)
+    print(
+        f"  warm-up shown {time.perf_counter() - warmed:.1f} s after its last save"
+        f" ({len(sent)} not shown)",
+        flush=True,
+    )
     await asyncio.sleep(1.0)
     sent.clear()
     samples.clear()

@@ -99,7 +99,8 @@ class _Seals:
             return False
 
 
-# Rows read as tuples, not model instances (five a record), with the fields the checks read.
+# Rows read as tuples, not model instances (about fourteen a record), with the fields the checks
+# read.
 class _RecordRow(NamedTuple):
     pk: int
     talk_id: int

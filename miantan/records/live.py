@@ -24,7 +24,8 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabase
 from django.http import Http404
 
 from miantan.core.ids import as_id
@@ -38,11 +39,13 @@ def group_name(talk_id: int) -> str:
 
 def database_sync_to_async(function: Any, *, request: bool = False) -> Any:
     """Run database work off the event loop, with the thread's connection closed when it is
-    too old or broken, as after a request. On PostgreSQL in the loop's worker threads side by
-    side (a bounded pool, so a bounded number of connections however many rooms are open;
-    channels' own helper runs all of a process's database work in one thread, one consumer
-    after the other); SQLite lets one writer in at a time anyway, so there it keeps to one
-    thread.
+    too old or broken, as after a request. In the loop's worker threads side by side: a bounded
+    pool, so a bounded number of connections however many rooms are open. Channels' own helper
+    runs all of a process's database work in one thread, one message after the other, and a
+    busy process then falls behind and stays behind (seconds from a save to the other side in
+    bench/live_record.py, on SQLite too: its readers go side by side, its writers queue at
+    BEGIN IMMEDIATE). SQLite in memory (the tests' database) keeps to one thread: its shared
+    cache refuses a second connection ("table is locked") rather than making it wait.
 
     With `request`, the work of an HTTP request's async view: in the request's own thread (the
     ASGI handler gives each request one; under WSGI the worker's), on the connection its
@@ -59,7 +62,9 @@ def database_sync_to_async(function: Any, *, request: bool = False) -> Any:
         finally:
             close_old_connections()
 
-    return sync_to_async(run, thread_sensitive=connection.vendor == "sqlite")
+    database = connections[DEFAULT_DB_ALIAS]
+    in_memory = isinstance(database, SQLiteDatabase) and database.is_in_memory_db()
+    return sync_to_async(run, thread_sensitive=in_memory)
 
 
 Heard = Callable[[float], Awaitable[bool]]

@@ -236,16 +236,17 @@ async def record_live(request: HttpRequest, talk_id: int) -> HttpResponse:
         if heard is None:
             wait = 0
         answer = await read(user, talk_id, known)
-        if answer is None:
-            raise Http404
-        unchanged = answer["stamp"] == queries.encode_stamps(known)
+        unchanged = answer is not None and answer["stamp"] == queries.encode_stamps(known)
         if heard is not None and wait and unchanged:
             # Nothing new: free this request's database connection, then wait for the room.
             await sync_to_async(connections.close_all)()
             if await heard(wait):
                 answer = await read(user, talk_id, known)
-                if answer is None:
-                    raise Http404
+    if answer is None:
+        # Answered here rather than by raising Http404: Django renders an async view's error
+        # page in a worker thread, and the connection its context processors open there stays
+        # out of the pool until that thread happens to close it.
+        return JsonResponse({}, status=404, headers={"Cache-Control": "no-store"})
     answer["waited"] = bool(wait)
     return JsonResponse(answer, headers={"Cache-Control": "no-store"})
 
