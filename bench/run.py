@@ -62,6 +62,12 @@ def main() -> None:
     parser.add_argument("--skip-cycles", action="store_true", help="skip the cycle benchmark")
     parser.add_argument("--skip-audit", action="store_true", help="skip the audit append benchmark")
     parser.add_argument(
+        "--skip-nudges", action="store_true", help="skip the nudge scan benchmark (100,000)"
+    )
+    parser.add_argument(
+        "--skip-delivery", action="store_true", help="skip the notification delivery benchmark"
+    )
+    parser.add_argument(
         "--skip-live", action="store_true", help="skip the live record benchmark (400 WebSockets)"
     )
     parser.add_argument(
@@ -108,8 +114,14 @@ def main() -> None:
     if not args.skip_audit:
         results.extend(_audit_append(args.databases))
         _write(output, results)
+    if not args.skip_nudges:
+        results.extend(_nudges(args.databases))
+        _write(output, results)
     if not args.skip_live:
         results.extend(_live_record(args.databases))
+        _write(output, results)
+    if not args.skip_delivery:
+        results.extend(_delivery(args.databases))
         _write(output, results)
     print(f"\nWrote {len(results)} figures to {args.output}")
 
@@ -155,6 +167,23 @@ def _audit_append(databases: str) -> list[Result]:
     chosen = set(_split(databases))
     postgresql = "postgresql" in chosen and postgres_reachable()
     return audit_append.run(postgresql=postgresql, sqlite="sqlite" in chosen)
+
+
+def _nudges(databases: str) -> list[Result]:
+    """Every nudge rule over 100,000 employees (bench/nudges.py), after the audit writes."""
+    import nudges
+
+    chosen = set(_split(databases))
+    postgresql = "postgresql" in chosen and postgres_reachable()
+    return nudges.run(postgresql=postgresql, sqlite="sqlite" in chosen)
+
+
+def _delivery(databases: str) -> list[Result]:
+    """Mails through a real SMTP server on loopback, two workers (bench/delivery.py)."""
+    import delivery
+
+    chosen = set(databases.split(","))
+    return delivery.run(postgresql="postgresql" in chosen, sqlite="sqlite" in chosen)
 
 
 def _live_record(databases: str) -> list[Result]:

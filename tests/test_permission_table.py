@@ -34,8 +34,11 @@ from miantan.interviews.enums import TalkState, Topic
 from miantan.interviews.models import Proposal, ReviewCycle, Talk
 from miantan.interviews.rules import can_request_talk_with
 from miantan.metrics.models import EvidenceEntry, Kpi, KpiAssignment, MetricsImport
-from miantan.notifications.models import Notification
+from miantan.notifications.models import Endpoint, Notification
+from miantan.nudges.models import NudgeRule
+from miantan.nudges.queries import ensure_rules
 from miantan.people.models import Department, Employee, OrgImport, RoleAssignment
+from miantan.plans.models import ActionItem, ImprovementPlan, Recommendation, TrainingCourse
 from miantan.records import builtin
 from miantan.records import definitions as record_definitions
 from miantan.records.attachments import add_attachment
@@ -57,6 +60,7 @@ from tests.personas import (
     build_hospital,
     build_other_organisation,
 )
+from tests.plans.builders import foreign_plan, plan_of_wang
 
 TABLE = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 ROLES = (
@@ -209,6 +213,7 @@ class World:
             "note_id": self._note,
             "attachment_id": self._attachment,
             "notification_id": self._notification,
+            "endpoint_id": self._endpoint,
             "token": self._feed_token,
             "cycle_id": self._cycle,
             "shift_code_id": self._shift_code,
@@ -216,8 +221,13 @@ class World:
             "day_id": self._holiday_day,
             "template_id": self._template,
             "script_id": self._script,
+            "rule_id": self._nudge_rule,
             "appeal_id": self._appeal,
             "number": self._addendum_number,
+            "item_id": self._action_item,
+            "plan_id": self._plan,
+            "recommendation_id": self._recommendation,
+            "course_id": self._course,
         }[parameter](target, viewer)
         return chosen if isinstance(chosen, int | str) else chosen.pk
 
@@ -387,8 +397,35 @@ class World:
             record, actor=self.hospital.nurse_wang.user, name="评估.pdf", data=PDF
         )
 
+    def _endpoint(self, target: str, viewer: Employee | None) -> Any:
+        """The hospital's WeCom group robot (or 星河科技's)."""
+        foreign = target == "foreign endpoint"
+        organisation = self.other.organisation if foreign else self.hospital.organisation
+        return Endpoint.objects.create(
+            organisation=organisation,
+            channel="wecom",
+            name="全院通知群",
+            url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=permission-table",
+        )
+
     def _notification(self, target: str, viewer: Employee | None) -> Any:
-        """An inbox message of the viewer ("own") or of 赵强 ("other")."""
+        """An inbox message of the viewer ("own") or of 赵强 ("other"); a mail to 赵强 given
+        up after its last attempt ("given-up message"), or one of 星河科技 ("foreign given-up
+        message")."""
+        if target in ("given-up message", "foreign given-up message"):
+            foreign = target.startswith("foreign")
+            recipient = self.other.employee if foreign else self.hospital.zhao
+            return Notification.objects.create(
+                organisation_id=recipient.organisation_id,
+                recipient=recipient,
+                kind="talk.requested",
+                channel="email",
+                key=f"permission-table:given-up:{recipient.pk}",
+                due_at=timezone.now(),
+                failed_at=timezone.now(),
+                attempts=6,
+                last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+            )
         recipient = viewer if target == "own" and viewer is not None else self.hospital.zhao
         return Notification.objects.create(
             organisation_id=recipient.organisation_id,
@@ -460,6 +497,70 @@ class World:
             return UNKNOWN_ID
         foreign = target in ("foreign script", "foreign talk")
         return hospital_script(self.other.organisation if foreign else self.hospital.organisation)
+
+    def _nudge_rule(self, target: str, viewer: Employee | None) -> Any:
+        """The hospital's rule "KPIs behind before the period ends" (or 星河科技's), the rules
+        seeded on demand."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target == "foreign nudge rule"
+        organisation = self.other.organisation if foreign else self.hospital.organisation
+        ensure_rules([organisation.pk])
+        return NudgeRule.objects.get(organisation=organisation, kind="period_end_low_kpi")
+
+    def _action_item(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand: an action item from 王芳's talk with 周敏, owned by 王芳 and written
+        by 周敏 (or the same in 星河科技)."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        employee, counterpart = (
+            self._foreign_pair()
+            if target == "foreign action item"
+            else (self.hospital.nurse_wang, self.hospital.head_nurse)
+        )
+        return ActionItem.objects.create(
+            organisation_id=employee.organisation_id,
+            employee=employee,
+            owner=employee,
+            talk=talk_between(employee, counterpart),
+            title="完成静脉输液培训",
+            due_on=date(2026, 3, 31),
+            created_by=counterpart,
+        )
+
+    def _plan(self, target: str, viewer: Employee | None) -> Any:
+        """Made on demand: 周敏's improvement plan for 王芳, a draft or published by 孙丽, with
+        a course recommendation or a salary review flag on it; a draft plan of 星河科技."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        if target == "foreign plan":
+            return foreign_plan(self.other.employee)
+        recommendation = {
+            "course for 王's plan": "course",
+            "review flag on 王's plan": "salary_review",
+        }.get(target, "")
+        return plan_of_wang(
+            self.hospital,
+            published=target != "draft plan of 王",
+            recommendation=recommendation,
+        )
+
+    def _recommendation(self, target: str, viewer: Employee | None) -> Any:
+        """The recommendation on the plan the row just made (`_plan`)."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        found = Recommendation.objects.order_by("pk").last()
+        return found if found is not None else UNKNOWN_ID
+
+    def _course(self, target: str, viewer: Employee | None) -> Any:
+        """A course of the hospital's training catalogue (or of 星河科技's)."""
+        if target == "unknown":
+            return UNKNOWN_ID
+        foreign = target == "foreign course"
+        return TrainingCourse.objects.create(
+            organisation=self.other.organisation if foreign else self.hospital.organisation,
+            title="交接班规范",
+        )
 
     def _feed_token(self, target: str, viewer: Employee | None) -> str:
         return "cal_unknown-token"
@@ -650,6 +751,12 @@ Body = Callable[["World", Employee | None], dict[str, Any]]
 # Writes that take no input: the URL says everything.
 WITHOUT_INPUT = frozenset(
     {
+        "web:notifications_read_all",
+        "web:endpoint_delete",
+        "web:notification_retry",
+        "api-v1:notification_mark_read",
+        "api-v1:notification_retry_send",
+        "api-v1:notification_endpoint_delete",
         "web:evidence_remove",
         "web:revoke_role",
         "web:kpi_assignment_remove",
@@ -681,6 +788,11 @@ WITHOUT_INPUT = frozenset(
         "web:script_deactivate",
         "web:script_reactivate",
         "web:record_script_insert",
+        "web:plan_publish",
+        "web:plan_evaluate",
+        "web:plan_close",
+        "api-v1:publish_plan",
+        "api-v1:close_plan",
     }
 )
 
@@ -958,6 +1070,28 @@ def _line_to_correct(world: World, viewer: Employee | None) -> dict[str, Any]:
 
 BODIES: dict[str, Body] = {
     "accounts:login": _sign_in,
+    "web:notification_settings": lambda world, viewer: {
+        "channels": ["inbox"],
+        "quiet_from": "22:00",
+        "quiet_until": "07:00",
+        "rest_after_night": "on",
+        "digest_at": "08:30",
+    },
+    "api-v1:notification_preferences_update": lambda world, viewer: {
+        "channels": ["inbox"],
+        "quiet_from": "22:00",
+        "quiet_until": "07:00",
+    },
+    "api-v1:notification_endpoint_create": lambda world, viewer: {
+        "channel": "slack",
+        "name": "HR channel",
+        "url": "https://hooks.slack.com/services/T000/B000/permission",
+    },
+    "web:delivery_admin": lambda world, viewer: {
+        "channel": "slack",
+        "name": "HR channel",
+        "url": "https://hooks.slack.com/services/T000/B000/permission",
+    },
     "web:evidence_create": _evidence,
     "web:roles": _role_grant,
     "web:org_import": _org_file,
@@ -1062,8 +1196,58 @@ BODIES: dict[str, Body] = {
     "api-v1:sign_record_addendum": _signing_password,
     "api-v1:sign_talk_record": _signing_password,
     "web:appeal_resolve": _resolution,
+    "web:nudge_rule": lambda world, viewer: {
+        "op": "save",
+        "period_kind": "quarter",
+        "days_before": "15",
+        "threshold": "80",
+        "enabled": "1",
+        "name": "",
+        "description": "",
+    },
+    "web:nudge_rule_switch": lambda world, viewer: {"enabled": "0"},
+    "api-v1:update_nudge_rule": lambda world, viewer: {
+        "params": {"period_kind": "quarter", "days_before": 10, "threshold": 75}
+    },
     "api-v1:resolve_record_appeal": _resolution,
+    "web:plan_draft": lambda world, viewer: {
+        "employee": world.hospital.nurse_wang.pk,
+        "empty": "1",
+        "title": "夜班交接改进计划",
+    },
+    "web:plan_action_new": lambda world, viewer: {"title": "读完护理指南", "due_on": "2026-03-31"},
+    "web:plan_action": lambda world, viewer: {"title": "完成静脉输液培训", "due_on": "2026-04-15"},
+    "web:plan_action_status": lambda world, viewer: {"status": "done"},
+    "web:plan_courses": lambda world, viewer: {"title": "投诉处理技巧"},
+    "web:plan_edit": lambda world, viewer: {"title": "夜班交接改进计划（修订）"},
+    "web:plan_acknowledge": _signing_password,
+    "web:plan_check_in": lambda world, viewer: {f"value_{_latest_target(world)}": "3"},
+    "web:plan_recommendation": lambda world, viewer: {"state": "accepted"},
+    "api-v1:create_action": lambda world, viewer: {"title": "读完护理指南", "due_on": "2026-03-31"},
+    "api-v1:action_status": lambda world, viewer: {"status": "done"},
+    "api-v1:draft_plan": lambda world, viewer: {
+        "employee": world.hospital.nurse_wang.pk,
+        "from_gaps": False,
+        "title": "夜班交接改进计划",
+        "starts_on": "2026-03-10",
+        "ends_on": "2026-06-10",
+    },
+    "api-v1:acknowledge_plan": _signing_password,
+    "api-v1:change_action": lambda world, viewer: {"title": "完成静脉输液培训"},
+    "api-v1:change_plan": lambda world, viewer: {"title": "夜班交接改进计划（修订）"},
+    "api-v1:record_check_in": lambda world, viewer: {"values": {str(_latest_target(world)): 3}},
+    "api-v1:evaluate_plan": lambda world, viewer: {},
+    "api-v1:decide_recommendation": lambda world, viewer: {"state": "accepted"},
+    "api-v1:create_course": lambda world, viewer: {"title": "投诉处理技巧"},
+    "api-v1:change_course": lambda world, viewer: {"title": "交接班规范（新版）"},
 }
+
+
+def _latest_target(world: World) -> int:
+    """The target of the plan the row just made (`World._plan`)."""
+    plan = ImprovementPlan.objects.order_by("pk").last()
+    target = plan.targets.first() if plan is not None else None
+    return target.pk if target is not None else UNKNOWN_ID
 
 
 def send(client: Client, row: Row, url: str, world: World, viewer: Employee | None) -> Any:

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "miantan.interviews",
     "miantan.records",
     "miantan.archive",
+    "miantan.nudges",
+    "miantan.plans",
     "miantan.notifications",
     "miantan.accounts",
     "miantan.web",
@@ -235,6 +237,20 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "miantan@localhost")
+# The right-hand side of every Message-ID (the notification's idempotency key goes on the left).
+MIANTAN_MAIL_DOMAIN = os.environ.get("MIANTAN_MAIL_DOMAIN") or (
+    DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+)
+# Notification delivery: a worker's claim on due rows lasts this long on the database's clock
+# and is renewed by its heartbeat while it works; a worker that died leaves its rows to the
+# others once the lease has run out. A send (SMTP or webhook) gives up after a quarter of it.
+MIANTAN_NOTIFICATION_LEASE_SECONDS = int(os.environ.get("MIANTAN_NOTIFICATION_LEASE_SECONDS", 60))
+# The worker round runs the organisations' nudge rules at most once in this many minutes,
+# whatever the number of workers (miantan/nudges/services.py).
+MIANTAN_NUDGE_SCAN_MINUTES = int(os.environ.get("MIANTAN_NUDGE_SCAN_MINUTES", 5))
+# Quiet hours of everyone who has not chosen their own ("HH:MM-HH:MM" in their time zone; empty
+# for none). Messages that are not urgent wait for the end of them (notifications/preferences.py).
+MIANTAN_DEFAULT_QUIET_HOURS = os.environ.get("MIANTAN_DEFAULT_QUIET_HOURS", "22:00-07:00")
 # The local mailbox (miantan.notifications.mailbox.MailboxBackend, used by `make run`): one
 # .eml file per mail in this folder.
 EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
@@ -315,6 +331,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("MIANTAN_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Follow-up plans (E4) -------------------------------------------------------------------
+# How far from baseline to goal (per cent) a plan's KPIs must come for it to count as effective,
+# or as partly effective, when it is evaluated.
+MIANTAN_PLAN_EFFECTIVE_PERCENT = float(os.environ.get("MIANTAN_PLAN_EFFECTIVE_PERCENT", 100))
+MIANTAN_PLAN_PARTLY_EFFECTIVE_PERCENT = float(
+    os.environ.get("MIANTAN_PLAN_PARTLY_EFFECTIVE_PERCENT", 50)
+)
 
 # --- Notifications and calendars ------------------------------------------------------------
 # Hours an open talk waits for an answer before the person it waits for is reminded (A5).

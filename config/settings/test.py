@@ -20,3 +20,6 @@ MIANTAN_ATTACHMENT_ROOT = Path(tempfile.gettempdir()) / "miantan-test-attachment
 LOGGING["root"]["level"] = "WARNING"
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # tests serve static files through the finders; nothing is collected
+# No quiet hours by default, so that a test which sends mail does not depend on the time of day
+# it runs at; the tests of quiet hours choose them.
+MIANTAN_DEFAULT_QUIET_HOURS = ""

@@ -99,6 +99,8 @@ ACTION_LABELS = {
     "records.template.imported": _("imported a record template"),
     # records: emotion cues (only the switch is audited: a cue itself is never stored)
     "records.cues.switched": _("switched the emotion cues during talks on or off"),
+    # nudges: HR's rules that suggest talks and remind people
+    "nudges.rule.updated": _("changed a nudge rule"),
     # records: the script library
     "records.script.installed": _("installed the built-in talk scripts"),
     "records.script.viewed": _("opened a talk script"),
@@ -121,6 +123,10 @@ ACTION_LABELS = {
     "archive.addendum.added": _("added and signed an addendum to a signed record"),
     "archive.addendum.signed": _("signed an addendum"),
     "archive.addendum.archived": _("signed an addendum, which was archived"),
+    "notifications.preferences.changed": _("changed their notification settings"),
+    "notifications.endpoint.changed": _("set up a group robot or webhook"),
+    "notifications.endpoint.deleted": _("removed a group robot or webhook"),
+    "notifications.notification.retried": _("sent a given-up notification again"),
     "records.record.withdrawn": _("withdrew confirmations by changing a confirmed record"),
     "records.block.saved": _("wrote a section of a talk record"),
     "records.block.submitted": _("handed in a sealed section of a talk record"),
@@ -139,6 +145,27 @@ ACTION_LABELS = {
     "records.feedback.given": _("gave feedback after a talk"),
     "records.feedback.requirements_given": _("recorded improvement requirements after a talk"),
     "records.feedback.viewed": _("read the feedback after a talk"),
+    # plans: action items, improvement plans, check-ins, evaluation, recommendations
+    "plans.action.created": _("added an action item"),
+    "plans.action.viewed": _("read an action item"),
+    "plans.action.edited": _("changed an action item"),
+    "plans.action.status_changed": _("changed the status of an action item"),
+    "plans.actions.listed": _("listed the action items and plans of a team"),
+    "plans.plan.created": _("drafted an improvement plan"),
+    "plans.plan.viewed": _("read an improvement plan"),
+    "plans.plan.edited": _("changed an improvement plan"),
+    "plans.plan.published": _("published an improvement plan"),
+    "plans.plan.revised": _("published a new version of an improvement plan"),
+    "plans.plan.acknowledged": _("acknowledged an improvement plan"),
+    "plans.acknowledgement.refused": _(
+        "was refused acknowledging an improvement plan (re-authentication failed)"
+    ),
+    "plans.plan.closed": _("closed an improvement plan"),
+    "plans.checkin.recorded": _("recorded a check-in of an improvement plan"),
+    "plans.plan.evaluated": _("evaluated the effect of an improvement plan"),
+    "plans.recommendation.raised": _("recommended a course or a review for an improvement plan"),
+    "plans.recommendation.decided": _("accepted or dismissed a recommendation"),
+    "plans.course.saved": _("added or changed a training course"),
 }
 
 

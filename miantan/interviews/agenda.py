@@ -66,9 +66,21 @@ def build_agenda(talk: Talk, *, viewer: Any) -> list[dict[str, Any]]:
                 }
             )
         for action in brief.open_action_items:
-            items.append({"text": str(action), "source": "action", "data": {}})
+            items.append({"text": str(action), "source": "action", "data": _action_data(action)})
     items.append({"text": str(_CLOSING), "source": "topic", "data": {}})
     return items
+
+
+def _action_data(action: Any) -> dict[str, Any]:
+    """An unfinished action item carried over: its id, due date and status."""
+    due = getattr(action, "due_on", None)
+    return _plain(
+        {
+            "action": getattr(action, "pk", None),
+            "due_on": due.isoformat() if due is not None else None,
+            "status": getattr(action, "status", None),
+        }
+    )
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,14 @@ from miantan.core.ids import as_id
 from miantan.notifications.enums import Channel
 from miantan.notifications.models import Notification
 from miantan.notifications.rendering import register_context, register_link
-from miantan.notifications.services import ALL_CHANNELS, CalendarFile, cancel_pending, notify
+from miantan.notifications.services import (
+    CHOSEN,
+    CalendarFile,
+    Message,
+    cancel_pending,
+    notify,
+    queue_many,
+)
 from miantan.people.models import Employee
 from miantan.scheduling.calendar import CANCEL, REQUEST, talk_ics, talk_url
 
@@ -103,7 +110,7 @@ def queue_talk_notifications(talk: Talk, event: str, *, actor: Employee | None) 
     if event not in _SILENT:
         invitation = _invitation(talk, event)
         context = _context(talk, event, actor)
-        channels = (Channel.INBOX,) if event in _INBOX_ONLY else ALL_CHANNELS
+        channels = (Channel.INBOX,) if event in _INBOX_ONLY else CHOSEN
         for recipient in _recipients(talk, event, actor):
             notify(
                 recipient,
@@ -113,6 +120,7 @@ def queue_talk_notifications(talk: Talk, event: str, *, actor: Employee | None) 
                 context=context,
                 ics=invitation,
                 channels=channels,
+                sender=actor if actor is not None and actor.pk != recipient.pk else None,
             )
     _keep_reminder(talk, step)
     _keep_preparation(talk, event, step)
@@ -139,25 +147,30 @@ def queue_new_talks(talks: Sequence[Talk], *, actor: Employee | None) -> int:
     now = timezone.now()
     reminder_due = now + timedelta(hours=settings.MIANTAN_REQUEST_SLA_HOURS)
     event = TalkEvent.REQUESTED.value
-    rows: list[Notification] = []
 
-    def add(recipient: Employee, kind: str, key: str, talk: Talk, due: Any, context: Any) -> None:
-        for channel in ALL_CHANNELS:
-            if channel == Channel.EMAIL and not recipient.email:
-                continue
-            rows.append(
-                Notification(
-                    organisation_id=recipient.organisation_id,
-                    recipient=recipient,
-                    kind=kind,
-                    channel=channel,
-                    object_type=Talk._meta.label_lower,
-                    object_id=str(talk.pk),
-                    key=f"{key}#{channel}",
-                    context=context,
-                    due_at=due,
-                )
+    messages: list[Message] = []
+
+    def add(
+        recipient: Employee,
+        kind: str,
+        key: str,
+        talk: Talk,
+        due: Any,
+        context: Any,
+        sender: Employee | None = None,
+    ) -> None:
+        messages.append(
+            Message(
+                recipient=recipient,
+                kind=kind,
+                key=key,
+                object_type=Talk._meta.label_lower,
+                object_id=str(talk.pk),
+                context=context,
+                due_at=due,
+                sender=sender,
             )
+        )
 
     for talk in talks:
         step = steps.get(talk.pk, 0)
@@ -171,13 +184,14 @@ def queue_new_talks(talks: Sequence[Talk], *, actor: Employee | None) -> int:
         }
         for recipient in _recipients(talk, event, actor):
             key = f"talk:{talk.pk}:{event}:{talk.sequence}:{recipient.pk}:{step}"
-            add(recipient, f"talk.{event}", key, talk, now, context)
+            # A cycle's invitation comes from the manager who holds the talk, not from HR.
+            sender = talk.counterpart if recipient.pk != talk.counterpart_id else None
+            add(recipient, f"talk.{event}", key, talk, now, context, sender)
         awaiting = talk.awaiting
         if awaiting is not None and talk.state in OPEN_STATES:
             key = f"talk:{talk.pk}:{REMINDER}:{awaiting.pk}:{step}"
             add(awaiting, f"talk.{REMINDER}", key, talk, reminder_due, {"event": REMINDER})
-    Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-    return len(rows)
+    return queue_many(messages)
 
 
 def talk_context(notification: Notification) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ trail as `metrics.brief.viewed`. Texts are rendered in the language active at th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -93,13 +94,23 @@ def brief_for(
     return brief
 
 
-def open_action_items(employee: Employee) -> list[Any]:
-    """Action items still open from earlier talks with the employee.
+_open_action_items_provider: Callable[[Employee], list[Any]] | None = None
 
-    A hook: the plans feature (improvement plans and action items) fills it. Until then there
-    are none, and every brief carries an empty list here.
-    """
-    return []
+
+def register_open_action_items(provider: Callable[[Employee], list[Any]] | None) -> None:
+    """Set who answers `open_action_items`: the plans app registers its query when it starts
+    (metrics cannot import plans, which builds on metrics)."""
+    global _open_action_items_provider
+    _open_action_items_provider = provider
+
+
+def open_action_items(employee: Employee) -> list[Any]:
+    """Unfinished action items serving the employee (from earlier talks, plans, or on their
+    own), oldest due first; the next talk's agenda carries them over. Empty when no plans
+    feature is installed."""
+    if _open_action_items_provider is None:
+        return []
+    return _open_action_items_provider(employee)
 
 
 # --- per topic --------------------------------------------------------------------------------

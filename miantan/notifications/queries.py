@@ -8,8 +8,9 @@ from django.db.models import QuerySet
 
 from miantan.people.scopes import scope_for
 
+from . import rules
 from .enums import Channel
-from .models import Notification
+from .models import Endpoint, Notification
 
 
 def inbox_of(user: Any) -> QuerySet[Notification]:
@@ -24,3 +25,36 @@ def inbox_of(user: Any) -> QuerySet[Notification]:
 
 def unread_count(user: Any) -> int:
     return inbox_of(user).filter(read_at__isnull=True).count()
+
+
+def given_up_for(user: Any) -> QuerySet[Notification]:
+    """Messages of the administrator's organisation that were given up, newest first."""
+    organisation = rules.delivery_organisation(scope_for(user))
+    if organisation is None:
+        return Notification.objects.none()
+    return (
+        Notification.objects.filter(organisation_id=organisation, failed_at__isnull=False)
+        .select_related("recipient")
+        .order_by("-failed_at", "-pk")
+    )
+
+
+def endpoints_for(user: Any) -> QuerySet[Endpoint]:
+    organisation = rules.delivery_organisation(scope_for(user))
+    if organisation is None:
+        return Endpoint.objects.none()
+    return Endpoint.objects.filter(organisation_id=organisation).select_related("department")
+
+
+def delivery_counts(user: Any) -> dict[str, int]:
+    """Waiting, in flight and given-up rows of the administrator's organisation."""
+    organisation = rules.delivery_organisation(scope_for(user))
+    if organisation is None:
+        return {}
+    rows = Notification.objects.filter(organisation_id=organisation)
+    pending = rows.filter(sent_at__isnull=True, cancelled_at__isnull=True, failed_at__isnull=True)
+    return {
+        "waiting": pending.count(),
+        "sending": pending.exclude(claimed_by="").count(),
+        "given_up": rows.filter(failed_at__isnull=False).count(),
+    }

@@ -83,6 +83,17 @@ def _names(kind: str, part: str) -> list[str]:
     return names
 
 
+def link_of(notification: Notification) -> tuple[str, str]:
+    """(path of the page the message is about, label of a link to it), or ("", "")."""
+    registered = _links.get(notification.object_type)
+    if registered is None or not notification.object_id:
+        return "", ""
+    builder, label = registered
+    with translation.override(notification.recipient.language):
+        path = builder(notification)
+        return (path, str(label)) if path else ("", "")
+
+
 # --- the inbox ----------------------------------------------------------------------------------
 
 

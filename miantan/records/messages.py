@@ -16,7 +16,7 @@ from miantan.core.ids import as_id
 from miantan.notifications.enums import Channel
 from miantan.notifications.models import Notification
 from miantan.notifications.rendering import register_context, register_link
-from miantan.notifications.services import ALL_CHANNELS, notify
+from miantan.notifications.services import CHOSEN, notify
 from miantan.people.models import Employee
 
 from .enums import RecordEvent
@@ -72,7 +72,7 @@ def queue_record_notification(
         people = [talk.employee, talk.counterpart]
         recipients = [p for p in people if kind == READY or actor is None or p.pk != actor.pk]
     stamp = timezone.now().isoformat(timespec="microseconds")
-    channels = (Channel.INBOX,) if kind in _INBOX_ONLY else ALL_CHANNELS
+    channels = (Channel.INBOX,) if kind in _INBOX_ONLY else CHOSEN
     for recipient in recipients:
         notify(
             recipient,

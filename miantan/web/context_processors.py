@@ -1,6 +1,6 @@
 """The navigation a signed-in user sees follows their roles.
 
-Five sections at most stand in the bar (home, talks, team, people, departments), the pages
+Six sections at most stand in the bar (home, talks, plans, team, people, departments), the pages
 for HR and administrators sit in one "Manage" group, and the pages about oneself in the
 account menu. Exactly one of them is marked as the current section, worked out from the path.
 """
@@ -19,8 +19,11 @@ from django.utils.translation import pgettext_lazy
 from miantan.interviews.cycle_rules import can_manage_cycles
 from miantan.interviews.enums import OPEN_STATES
 from miantan.interviews.models import Talk
+from miantan.notifications.rules import may_manage_delivery
+from miantan.nudges.rules import can_view_nudge_rules
 from miantan.people.rules import can_import_org, can_manage_organisation, is_hr
 from miantan.people.scopes import scope_for
+from miantan.plans.rules import may_manage_catalogue
 from miantan.records.rules import can_view_record_templates
 from miantan.scheduling.rules import can_view_holidays, can_view_work_patterns
 
@@ -50,6 +53,10 @@ def management_items(user: Any) -> list[NavItem]:
     items: list[NavItem] = []
     if is_hr.test(user):
         items.append(NavItem("appeals", _("Appeals"), reverse("web:appeals")))
+    if may_manage_catalogue(user):
+        items.append(
+            NavItem("training_catalogue", _("Training catalogue"), reverse("web:plan_courses"))
+        )
     if can_manage_cycles.test(user):
         items.append(NavItem("cycles", _("Review cycles"), reverse("web:cycles")))
     if can_import_org.test(user):
@@ -63,6 +70,8 @@ def management_items(user: Any) -> list[NavItem]:
             NavItem("record_templates", _("Talk record templates"), reverse("web:record_templates"))
         )
         items.append(NavItem("scripts", _("Talk scripts"), reverse("web:scripts")))
+    if can_view_nudge_rules.test(user):
+        items.append(NavItem("nudge_rules", _("Nudges"), reverse("web:nudge_rules")))
     own = scope_for(user).employee
     if own is not None and can_view_work_patterns.test(user, own.organisation):
         items.append(NavItem("shift_codes", _("Shift codes"), reverse("web:shift_codes")))
@@ -71,6 +80,8 @@ def management_items(user: Any) -> list[NavItem]:
         items.append(NavItem("holidays", _("Holiday calendar"), reverse("web:holidays")))
     if can_manage_organisation.test(user):
         items.append(NavItem("roles", _("Roles"), reverse("web:roles")))
+    if may_manage_delivery(scope_for(user)):
+        items.append(NavItem("delivery", _("Message delivery"), reverse("web:delivery_admin")))
     return items
 
 
@@ -80,6 +91,11 @@ def account_items() -> list[NavItem]:
         NavItem("me", _("My profile"), reverse("web:me")),
         NavItem("access_log", _("Who viewed my records"), reverse("web:access_log")),
         NavItem("notifications", _("Notifications"), reverse("web:notifications")),
+        NavItem(
+            "notification_settings",
+            _("Notification settings"),
+            reverse("web:notification_settings"),
+        ),
         NavItem("calendar_settings", _("Calendar subscription"), reverse("web:calendar_settings")),
         NavItem("tokens", _("API tokens"), reverse("accounts:tokens")),
     ]
@@ -95,6 +111,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = [
         NavItem("home", pgettext_lazy("navigation", "Home"), reverse("web:home")),
         NavItem("talks", _("Talks"), reverse("web:talks"), testid="nav-talks"),
+        NavItem("plans", _("Plans"), reverse("web:plans"), testid="nav-plans"),
     ]
     if scope.has_reports:
         items.append(NavItem("team", _("My team"), reverse("web:team")))
@@ -117,6 +134,7 @@ _SECTIONS = (
     ("/home/", ("home",)),
     ("/talks/", ("talks",)),
     ("/appeals/", ("talks",)),
+    ("/plans/", ("plans",)),
     ("/team/", ("team", "people")),
     ("/people/", ("people", "team", ACCOUNT)),
     ("/departments/", ("departments",)),

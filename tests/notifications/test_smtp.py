@@ -13,6 +13,7 @@ from miantan.notifications.models import Notification
 from miantan.notifications.services import deliver_due
 from tests.notifications.builders import booked_talk, step
 from tests.notifications.conftest import Mailbox
+from tests.nudges.builders import switch_nudges_off
 from tests.personas import Hospital
 
 
@@ -42,6 +43,8 @@ def test_the_invitation_arrives_with_the_calendar_file_attached(
 def test_deliver_notifications_sends_what_is_due_once(
     hospital: Hospital, smtp_server: Mailbox
 ) -> None:
+    # The round also runs the nudge rules (tests/nudges); they stay out of this count.
+    switch_nudges_off(hospital)
     talk = step(booked_talk(hospital), TalkEvent.ACCEPTED)
     queue_talk_notifications(talk, TalkEvent.ACCEPTED, actor=hospital.head_nurse)
     out = StringIO()

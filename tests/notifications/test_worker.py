@@ -13,10 +13,13 @@ from miantan.interviews.enums import TalkEvent, TalkState
 from miantan.interviews.messages import queue_talk_notifications
 from miantan.notifications.models import Notification
 from tests.notifications.builders import NOW, step, talk_between
+from tests.nudges.builders import switch_nudges_off
 from tests.personas import Hospital
 
 
 def test_a_round_expires_an_overdue_request_and_tells_both_sides(hospital: Hospital) -> None:
+    # The round also runs the nudge rules (tests/nudges); they stay out of this count.
+    switch_nudges_off(hospital)
     with time_machine.travel(NOW, tick=False):
         talk = talk_between(hospital, expires_at=NOW + timedelta(hours=24))
         step(talk, TalkEvent.REQUESTED)

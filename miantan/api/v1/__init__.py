@@ -62,6 +62,9 @@ api.add_router("/", "miantan.api.v1.scripts.router")
 api.add_router("/", "miantan.api.v1.records.router")
 api.add_router("/", "miantan.api.v1.record_extras.router")
 api.add_router("/", "miantan.api.v1.archive.router")
+api.add_router("/", "miantan.api.v1.nudges.router")
+api.add_router("/", "miantan.api.v1.plans.router")
+api.add_router("/", "miantan.api.v1.notifications.router")
 
 
 @api.exception_handler(DomainError)

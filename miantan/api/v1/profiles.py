@@ -134,6 +134,16 @@ class RequirementOut(Schema):
     met: bool | None
 
 
+class OpenActionOut(Schema):
+    """An unfinished action item of earlier talks or plans, carried over into the brief."""
+
+    id: int
+    title: str
+    owner: str
+    due_on: date
+    status: str
+
+
 class BriefOut(Schema):
     employee: PersonRef
     topic: str
@@ -149,7 +159,7 @@ class BriefOut(Schema):
     evidence: list[EvidenceOut]
     attendance: list[AttendanceOut]
     requirements: list[RequirementOut]
-    open_action_items: list[Any]
+    open_action_items: list[OpenActionOut]
 
 
 class BriefQuery(Schema):
@@ -283,7 +293,16 @@ def _brief(brief: Brief) -> dict[str, Any]:
             {"kpi": r.gap.kpi.code, "required": r.required, "actual": r.actual, "met": r.met}
             for r in brief.requirements
         ],
-        "open_action_items": brief.open_action_items,
+        "open_action_items": [
+            {
+                "id": item.pk,
+                "title": item.title,
+                "owner": item.owner.name,
+                "due_on": item.due_on,
+                "status": item.status,
+            }
+            for item in brief.open_action_items
+        ],
     }
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from miantan.notifications.services import deliver_due
+from miantan.notifications.services import deliver_due, heartbeat
 
 
 class Command(BaseCommand):
@@ -34,8 +35,14 @@ class Command(BaseCommand):
         if options["loop"]:
             signal.signal(signal.SIGTERM, self._stop)
             signal.signal(signal.SIGINT, self._stop)
+        # One name for this process's claims; its heartbeat keeps their leases while it lives.
+        worker = uuid.uuid4().hex
+        with heartbeat(worker):
+            self._loop(worker, options)
+
+    def _loop(self, worker: str, options: dict[str, Any]) -> None:
         while True:
-            expired, sent = run_round(limit=options["limit"])
+            expired, sent = run_round(limit=options["limit"], worker=worker)
             if options["verbosity"] > 1 or (not options["loop"] and (expired or sent)):
                 self.stdout.write(f"expired {expired}, sent {sent}")
             if not options["loop"] or self.stopping:
@@ -54,16 +61,20 @@ class Command(BaseCommand):
         self.stopping = True
 
 
-def run_round(*, limit: int = 200) -> tuple[int, int]:
+def run_round(*, limit: int = 200, worker: str | None = None) -> tuple[int, int]:
     """One round: (talks expired, notifications sent). Sends batches until none is due."""
     from miantan.interviews.services import expire_due_requests
     from miantan.records.services import start_due_talks
 
     expired = expire_due_requests()
     start_due_talks()
+    # Nudge rules (miantan.nudges), at most once every few minutes across all workers.
+    from miantan.nudges.services import scan_if_due
+
+    scan_if_due()
     sent = 0
     while True:
-        batch = deliver_due(limit=limit)
+        batch = deliver_due(limit=limit, worker=worker)
         sent += batch
         if batch < limit:
             return expired, sent

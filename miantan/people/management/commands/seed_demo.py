@@ -10,6 +10,7 @@ from miantan.metrics.demo import fill_generated, seed_metrics
 from miantan.people.demo import DEMO_PASSWORD, seed_demo
 from miantan.people.demo_bulk import MAX_EMPLOYEES, grow_to
 from miantan.people.models import Department, Employee, Organisation
+from miantan.plans.demo import seed_plans
 from miantan.records.demo import seed_records
 from miantan.records.scripts import install_builtin_scripts
 from miantan.records.templates import install_builtin_templates
@@ -81,6 +82,8 @@ class Command(BaseCommand):
         for organisation in (hospital, factory):
             seed_metrics(organisation)
             seed_scheduling(organisation)
+        with transaction.atomic():
+            seed_plans(hospital, password=options["password"])
         last_demo_id = Employee.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         generated = grow_to(hospital, employees) if employees else 0
         values = fill_generated(hospital, after_id=last_demo_id, months=options["kpi_months"])
