@@ -282,6 +282,22 @@ def test_ended_plans_are_evaluated_once(hospital: Hospital, plan: ImprovementPla
     assert services.evaluate_ended_plans(date(2027, 1, 15)) == 0
 
 
+def test_the_worker_round_evaluates_a_plan_that_has_ended(
+    hospital: Hospital, plan: ImprovementPlan
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    published(hospital, plan)
+    record_value(hospital, plan.targets.get().kpi, date(2026, 10, 1), 5)
+    with time_machine.travel(datetime(2027, 1, 15, 9, tzinfo=SHANGHAI), tick=False):
+        call_command("deliver_notifications", stdout=StringIO())
+    plan.refresh_from_db()
+    assert plan.evaluation["effect"] == Effect.EFFECTIVE
+    assert plan.evaluation["as_of"] == "2027-01-15"
+
+
 def test_every_read_and_change_is_audited(hospital: Hospital, plan: ImprovementPlan) -> None:
     services.get_plan(hospital.head.user, plan.pk)
     published(hospital, plan)

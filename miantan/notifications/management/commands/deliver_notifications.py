@@ -1,8 +1,10 @@
 """`manage.py deliver_notifications [--loop] [--interval S]`: the due-row worker loop.
 
 Each round expires overdue talk requests (which queues their notifications), starts the
-booked talks whose time has come (their records open for both sides), and then sends every
-notification that is due. Safe to run in several processes at once."""
+booked talks whose time has come (their records open for both sides), runs the nudge rules
+and evaluates the improvement plans that have ended (at most every MIANTAN_NUDGE_SCAN_MINUTES,
+by one worker), and then sends every notification that is due. Safe to run in several
+processes at once."""
 
 from __future__ import annotations
 
@@ -70,8 +72,11 @@ def run_round(*, limit: int = 200, worker: str | None = None) -> tuple[int, int]
     start_due_talks()
     # Nudge rules (miantan.nudges), at most once every few minutes across all workers.
     from miantan.nudges.services import scan_if_due
+    from miantan.plans.services import evaluate_ended_plans
 
-    scan_if_due()
+    if scan_if_due() is not None:
+        # Improvement plans whose end has come are evaluated by the worker that scanned.
+        evaluate_ended_plans()
     sent = 0
     while True:
         batch = deliver_due(limit=limit, worker=worker)
