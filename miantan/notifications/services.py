@@ -57,7 +57,7 @@ from miantan.people.scopes import scope_for
 
 from . import preferences as prefs
 from . import rules
-from .enums import PUSH_CHANNELS, WEBHOOK_CHANNELS, Channel
+from .enums import DEFAULT_CHANNELS, PUSH_CHANNELS, WEBHOOK_CHANNELS, Channel
 from .models import Endpoint, Notification, Preference
 from .rendering import link_of, render
 from .webhooks import Outgoing, Poster, request_for
@@ -175,13 +175,16 @@ def rows_for(messages: Sequence[Message]) -> list[Notification]:
         wanted = message.channels
         if wanted is CHOSEN:
             wanted = prefs.chosen_channels(preference)
-        due_at = message.due_at or now
-        for channel in wanted:
-            if channel == Channel.EMAIL and not recipient.email:
-                continue
-            if channel in WEBHOOK_CHANNELS and channel not in reachable.get(recipient.pk, ()):
-                continue
-            digest = preference.digest and not message.urgent and channel in PUSH_CHANNELS
+        planned = _deliveries(
+            preference,
+            wanted,
+            has_email=bool(recipient.email),
+            robots=reachable.get(recipient.pk, set()),
+            time_zone=recipient.time_zone,
+            due_at=message.due_at or now,
+            urgent=message.urgent,
+        )
+        for channel, due, digest in planned:
             attachment = message.ics if channel == Channel.EMAIL else None
             rows.append(
                 Notification(
@@ -193,11 +196,7 @@ def rows_for(messages: Sequence[Message]) -> list[Notification]:
                     object_id=message.object_id,
                     key=_row_key(message.key, channel),
                     context=message.context,
-                    due_at=(
-                        prefs.next_digest(preference, recipient.time_zone, due_at)
-                        if digest
-                        else due_at
-                    ),
+                    due_at=due,
                     digest=digest,
                     urgent=message.urgent,
                     sender=message.sender,
@@ -206,6 +205,32 @@ def rows_for(messages: Sequence[Message]) -> list[Notification]:
                 )
             )
     return rows
+
+
+def _deliveries(
+    preference: Preference,
+    channels: Sequence[str],
+    *,
+    has_email: bool,
+    robots: set[str],
+    time_zone: str,
+    due_at: datetime,
+    urgent: bool = False,
+) -> list[tuple[str, datetime, bool]]:
+    """(channel, due, in the digest) for each of `channels` that can reach the person: no mail
+    without an address, no robot nobody set up for them; a push channel of someone who wants a
+    digest is due at their digest time unless the message is urgent."""
+    planned = []
+    for channel in channels:
+        if channel == Channel.EMAIL and not has_email:
+            continue
+        if channel in WEBHOOK_CHANNELS and channel not in robots:
+            continue
+        if preference.digest and not urgent and channel in PUSH_CHANNELS:
+            planned.append((channel, prefs.next_digest(preference, time_zone, due_at), True))
+        else:
+            planned.append((channel, due_at, False))
+    return planned
 
 
 _FIELDS = [
@@ -867,29 +892,30 @@ def channel_plan(
     endpoints = (
         _endpoints_for([preference.employee for preference in chosen.values()]) if chosen else {}
     )
-    default = [Channel.EMAIL.value, Channel.INBOX.value]
     plan: dict[int, list[tuple[str, datetime, bool]]] = {}
     for recipient_id, has_email in recipients:
         preference = chosen.get(recipient_id)
-        if preference is None:
-            plan[recipient_id] = [
-                (channel, due_at, False)
-                for channel in default
-                if channel != Channel.EMAIL or has_email
-            ]
+        if preference is None:  # the defaults: mail and inbox, no digest, no robot
+            plan[recipient_id] = _deliveries(
+                Preference(),
+                DEFAULT_CHANNELS,
+                has_email=has_email,
+                robots=set(),
+                time_zone="UTC",
+                due_at=due_at,
+            )
             continue
         person = preference.employee
-        rows = []
-        for channel in prefs.chosen_channels(preference):
-            if channel == Channel.EMAIL and not has_email:
-                continue
-            if channel in WEBHOOK_CHANNELS and _endpoint_for(person, channel, endpoints) is None:
-                continue
-            if preference.digest and channel in PUSH_CHANNELS:
-                rows.append(
-                    (channel, prefs.next_digest(preference, person.time_zone, due_at), True)
-                )
-            else:
-                rows.append((channel, due_at, False))
-        plan[recipient_id] = rows
+        plan[recipient_id] = _deliveries(
+            preference,
+            prefs.chosen_channels(preference),
+            has_email=has_email,
+            robots={
+                channel
+                for channel in WEBHOOK_CHANNELS
+                if _endpoint_for(person, channel, endpoints) is not None
+            },
+            time_zone=person.time_zone,
+            due_at=due_at,
+        )
     return plan
