@@ -8,10 +8,11 @@ export PORT ?= 8000
 # The demo settings: DEBUG off, mail in var/mail/; DJANGO_SETTINGS_MODULE=config.settings.dev for DEBUG.
 export DJANGO_SETTINGS_MODULE ?= config.settings.demo
 
-.PHONY: run test ci lint typecheck format bench mutation migrate seed messages translations install sysdeps sysdeps-test clean help
+.PHONY: run serve test ci lint typecheck format bench mutation migrate seed messages translations install sysdeps sysdeps-test clean help
 
 help:
 	@echo "make run    install, migrate, load the demo organisation, serve on http://127.0.0.1:$(PORT)"
+	@echo "make serve  the same with the production server (deploy/serve)"
 	@echo "make test   install what tests need and run the whole suite"
 	@echo "make ci     what CI runs: lint, types, migrations check, messages, tests"
 	@echo "make bench  benchmarks; writes bench/results.json"
@@ -35,8 +36,8 @@ node_modules/.installed: package.json package-lock.json
 # server processes.
 PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 sysdeps:
-	@if ! command -v msgfmt >/dev/null || ! dpkg -s $(PDF_LIBS) >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext $(PDF_LIBS) >/dev/null; \
+	@if ! command -v msgfmt >/dev/null || ! command -v pg_dump >/dev/null || ! dpkg -s $(PDF_LIBS) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext postgresql-client $(PDF_LIBS) >/dev/null; \
 	fi
 
 sysdeps-test: sysdeps
@@ -54,6 +55,11 @@ messages: $(VENV)/.installed sysdeps
 	@$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v0
 
 # --- running ----------------------------------------------------------------------------------
+# The background worker and the delivery loop, started beside the server that follows and
+# stopped with it.
+WITH_WORKERS = $(PY) manage.py db_worker --interval 1 & worker=$$!; \
+	$(PY) manage.py deliver_notifications --loop --interval 5 & notifier=$$!; \
+	trap 'kill $$worker $$notifier 2>/dev/null' EXIT INT TERM;
 migrate: install
 	@mkdir -p var
 	@$(PY) manage.py migrate --no-input -v0
@@ -64,10 +70,14 @@ seed: migrate
 run: seed
 	@$(PY) manage.py demo_logins
 	@echo "Miantan is starting on http://127.0.0.1:$(PORT)  (Ctrl-C stops the server and the worker)"
-	@$(PY) manage.py db_worker --interval 1 & worker=$$!; \
-	$(PY) manage.py deliver_notifications --loop --interval 5 & notifier=$$!; \
-	trap 'kill $$worker $$notifier 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --log-level warning
+	@$(WITH_WORKERS) $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --log-level warning
+
+# Production-like: DEBUG off, the production server (deploy/serve: granian for pages and API,
+# uvicorn for the live room's WebSockets on PORT+1), the background worker and the delivery loop.
+serve: seed
+	@$(PY) manage.py demo_logins
+	@echo "Miantan (production server) is starting on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	@$(WITH_WORKERS) deploy/serve
 
 # --- quality ----------------------------------------------------------------------------------
 test: install sysdeps-test

@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+
+
+def _postgres_server() -> str:
+    """The PostgreSQL server the benchmarks create their databases on: that of DATABASE_URL when
+    it names one (its database part is dropped), else the local server on 127.0.0.1:5432."""
+    url = os.environ.get("DATABASE_URL", "")
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
+        return "postgres://postgres@127.0.0.1:5432"
+    return urlunsplit(("postgres", parts.netloc, "", "", "")).rstrip("/")
+
+
+PG_SERVER = _postgres_server()
 
 Result = dict[str, Any]
 

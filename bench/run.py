@@ -81,6 +81,16 @@ def main() -> None:
         default=ARCHIVE_RECORDS,
         help="archived records to make on each dataset (at most the seeded archived talks)",
     )
+    parser.add_argument(
+        "--skip-load",
+        action="store_true",
+        help="skip the load test (production server, 20 clients, 30 s per page)",
+    )
+    parser.add_argument(
+        "--skip-backup",
+        action="store_true",
+        help="skip the backup drill (backup and restore of 100,000 employees)",
+    )
     parser.add_argument("--worker", nargs=3, metavar=("DATABASE", "SIZE", "OUT"), help="internal")
     args = parser.parse_args()
     archive_records = 0 if args.skip_archive else args.archive_records
@@ -122,6 +132,12 @@ def main() -> None:
         _write(output, results)
     if not args.skip_delivery:
         results.extend(_delivery(args.databases))
+        _write(output, results)
+    if not args.skip_load:
+        results.extend(_load(args.databases))
+        _write(output, results)
+    if not args.skip_backup:
+        results.extend(_backup_drill(args.databases))
         _write(output, results)
     print(f"\nWrote {len(results)} figures to {args.output}")
 
@@ -184,6 +200,21 @@ def _delivery(databases: str) -> list[Result]:
 
     chosen = set(databases.split(","))
     return delivery.run(postgresql="postgresql" in chosen, sqlite="sqlite" in chosen)
+
+
+def _load(databases: str) -> list[Result]:
+    """The pages under load through the production server (bench/load.py)."""
+    import load
+
+    return load.run(databases)
+
+
+def _backup_drill(databases: str) -> list[Result]:
+    """Backup and restore of 100,000 employees, checked (bench/backup_drill.py), last."""
+    import backup_drill
+
+    chosen = set(_split(databases))
+    return backup_drill.run(postgresql="postgresql" in chosen, sqlite="sqlite" in chosen)
 
 
 def _live_record(databases: str) -> list[Result]:

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times every request for /metrics; answers /healthz, /readyz and /metrics itself.
+    "miantan.web.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -229,6 +231,16 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # MIANTAN_IMPORT_ATTEMPTS, then marks it failed (core/leases.py).
 MIANTAN_IMPORT_LEASE_SECONDS = int(os.environ.get("MIANTAN_IMPORT_LEASE_SECONDS", 300))
 MIANTAN_IMPORT_ATTEMPTS = int(os.environ.get("MIANTAN_IMPORT_ATTEMPTS", 3))
+
+# --- Health and metrics (miantan/web/health.py, docs/operations.md) ----------------------------
+# /readyz fails when the oldest due notification or the oldest waiting background task has
+# waited longer than this.
+MIANTAN_READY_MAX_QUEUE_AGE_SECONDS = int(
+    os.environ.get("MIANTAN_READY_MAX_QUEUE_AGE_SECONDS", 15 * 60)
+)
+# /metrics answers a request with "Authorization: Bearer <this>"; without it, or unset, only
+# loopback addresses that no proxy relayed. Everyone else gets 404.
+MIANTAN_METRICS_TOKEN = os.environ.get("MIANTAN_METRICS_TOKEN", "")
 
 # --- Mail ---------------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")

@@ -22,4 +22,7 @@ class ActiveSessionAuth(SessionAuth):
     """Session auth that keeps CSRF protection for unsafe methods."""
 
 
-AUTH = [ActiveSessionAuth(), TokenAuth()]
+# The token first: the session check refuses an unsafe request without a CSRF token outright,
+# so tried first it would refuse every POST made with a bearer token. A browser cannot be made to
+# send someone's bearer token across sites, so token requests need no CSRF check.
+AUTH = [TokenAuth(), ActiveSessionAuth()]

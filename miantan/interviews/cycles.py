@@ -206,6 +206,7 @@ def launch_cycle(
         if locked.state != CycleState.DRAFT:
             raise ConflictError(_("This cycle has already been launched."), code="launched")
         pairs, skipped = _pairs(cycle)
+        _lock_people(pairs)
         zone = ZoneInfo(cycle.organisation.time_zone)
         place_pairs(pairs, _window(cycle, zone), cycle.duration_minutes, max_talks_per_day, zone)
         clock.lap("placing")
@@ -242,6 +243,19 @@ class _Laps:
 
     def total(self) -> float:
         return round(time.perf_counter() - self.started, 3)
+
+
+def _lock_people(pairs: list[Pair]) -> None:
+    """Serialise with other launches and bookings of the same people (PostgreSQL; SQLite writes
+    one at a time). Availability is read after the locks, so whatever they committed is seen.
+    In primary key order, as bookings lock them, so the two cannot wait for each other."""
+    ids = sorted({person.pk for pair in pairs for person in (pair.employee, pair.manager)})
+    list(
+        Employee.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _pairs(cycle: ReviewCycle) -> tuple[list[Pair], int]:

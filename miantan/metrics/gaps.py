@@ -33,7 +33,10 @@ Definitions (they hold for every caller: the profile page, the brief, the API):
 Callers pass employees they have already fetched through the permission layer
 (`access_employee`, `employees_visible_to`); nothing here checks access or writes audit events.
 Queries: four in all (assignments, periods, values, team averages), whatever the number of
-employees, KPIs or periods.
+employees, KPIs or periods. `latest_gaps` gives a department overview (heat map, gap bars) the
+latest completion and the flag per person and KPI by the same definitions, with the ordering,
+the comparisons with the period before and the streaks worked out in SQL (window functions),
+also in four queries.
 """
 
 from __future__ import annotations
@@ -520,9 +523,9 @@ def _kpi_gap(
         value, own_target = values.get((employee_id, kpi_id, period_id), (None, None))
         actual = float(value) if value is not None else None
         target = float(own_target) if own_target is not None else assigned_target
-        total, size = teams.get((department_id, position_id, kpi_id, period_id), (0.0, 0))
-        if actual is not None:
-            total, size = total - actual, size - 1
+        team_average, size = _team_average(
+            teams.get((department_id, position_id, kpi_id, period_id)), actual
+        )
         points.append(
             Point(
                 period_id,
@@ -531,7 +534,7 @@ def _kpi_gap(
                 actual,
                 target,
                 completion(actual, target, lower),
-                round(total / size, 4) if size > 0 else None,
+                team_average,
                 size,
             )
         )
@@ -562,15 +565,37 @@ def _flags(gap: KpiGap, rules: Sequence[GapRule]) -> list[Flag]:
     return flags
 
 
+def _team_average(
+    totals: tuple[float, int] | None, actual: float | None
+) -> tuple[float | None, int]:
+    """The team's average without the employee's own value, and how many it averages."""
+    total, size = totals or (0.0, 0)
+    if actual is not None:
+        total, size = total - actual, size - 1
+    return (round(total / size, 4) if size > 0 else None), size
+
+
+def _fires(
+    rule: GapRule, completion_: float | None, better_than_team: float | None, streak: int
+) -> bool:
+    """Whether the rule fires on the latest completion, the % better than the team (negative
+    when worse) and the worsening streak."""
+    if rule.kind == RuleKind.COMPLETION_BELOW:
+        return completion_ is not None and completion_ < rule.threshold
+    if rule.kind == RuleKind.WORSE_THAN_TEAM:
+        return better_than_team is not None and -better_than_team >= rule.threshold
+    return streak >= rule.threshold
+
+
 def _triggered(rule: GapRule, gap: KpiGap, latest: Point) -> dict[str, Any] | None:
     """The numbers that make the rule fire on this KPI, or None when it does not."""
+    better = gap.diff_team_pct if rule.kind == RuleKind.WORSE_THAN_TEAM else None
+    if not _fires(rule, latest.completion, better, gap.trend.streak):
+        return None
     if rule.kind == RuleKind.COMPLETION_BELOW:
-        if latest.completion is None or latest.completion >= rule.threshold:
-            return None
         return {"completion": latest.completion, "actual": latest.actual, "target": latest.target}
     if rule.kind == RuleKind.WORSE_THAN_TEAM:
-        better = gap.diff_team_pct
-        if better is None or -better < rule.threshold:
+        if better is None:
             return None
         return {
             "actual": latest.actual,
@@ -578,11 +603,165 @@ def _triggered(rule: GapRule, gap: KpiGap, latest: Point) -> dict[str, Any] | No
             "worse_pct": round(-better, 1),
             "team_size": latest.team_size,
         }
-    if gap.trend.streak < rule.threshold:
-        return None
     recent = [p.actual for p in gap.points if p.actual is not None]
     return {
         "streak": gap.trend.streak,
         "actual": latest.actual,
         "values": " → ".join(_number(v) for v in recent[-gap.trend.streak - 1 :]),
+    }
+
+
+# --- the department overview ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LatestGap:
+    """One employee's KPI as an overview of many people shows it: the completion of the most
+    recent period with an actual (None without one) and whether any rule flags it. The same
+    numbers as the KpiGap of gaps_for_employees, without its points."""
+
+    kpi: Kpi
+    completion: float | None
+    flagged: bool
+
+
+def latest_gaps(
+    employees: Sequence[Employee], *, periods: int = DEFAULT_PERIODS, as_of: date | None = None
+) -> dict[int, dict[int, LatestGap]]:
+    """The latest completion and flag of every KPI assigned to each employee, by employee id
+    and KPI id, for a department overview (heat map, gap bars).
+
+    Set-based: the database numbers each person's values in the window and compares each with
+    the one before (window functions), and hands back one row per person and KPI with the
+    latest value and the worsening streak; the team sums come grouped for those latest periods
+    only. Four queries whatever the number of employees, KPIs and periods, like
+    gaps_for_employees, whose definitions hold unchanged.
+    """
+    if not employees:
+        return {}
+    as_of = as_of or timezone.localdate()
+    org_ids = {e.organisation_id for e in employees}
+    assignments = assignments_of(org_ids)
+    by_team: dict[tuple[int, int | None], dict[int, KpiAssignment]] = {}
+    for e in employees:
+        team = (e.department_id, e.position_id)
+        if team not in by_team:
+            by_team[team] = winning_assignments(e, assignments)
+    kinds = {a.period_kind for per in by_team.values() for a in per.values()}
+    windows = _windows(org_ids, kinds, periods, as_of)
+    kpi_ids = {kpi_id for per in by_team.values() for kpi_id in per}
+    kpis = {a.kpi for per in by_team.values() for a in per.values()}
+    latest = _latest_values([e.pk for e in employees], kpis, windows)
+    teams = team_totals(set(by_team), kpi_ids, {period_id for period_id, *_rest in latest.values()})
+    rules = gap_rules()
+    result: dict[int, dict[int, LatestGap]] = {}
+    for employee in employees:
+        org_id, team = employee.organisation_id, (employee.department_id, employee.position_id)
+        cells = {}
+        for kpi_id, assignment in by_team[team].items():
+            row = latest.get((employee.pk, kpi_id, org_id, assignment.period_kind))
+            if row is None:
+                cells[kpi_id] = LatestGap(assignment.kpi, None, False)
+                continue
+            period_id, actual, own_target, streak = row
+            lower = assignment.kpi.direction == Direction.LOWER
+            target = own_target if own_target is not None else float(assignment.target)
+            done = completion(actual, target, lower)
+            team_average, _size = _team_average(teams.get((*team, kpi_id, period_id)), actual)
+            better = _better_pct(actual, team_average, lower)
+            flagged = any(_fires(rule, done, better, streak) for rule in rules)
+            cells[kpi_id] = LatestGap(assignment.kpi, done, flagged)
+        result[employee.pk] = cells
+    return result
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(items))
+
+
+# (employee, KPI, organisation, period kind) → latest period, its actual and own target, and
+# the worsening streak up to it.
+_Latest = dict[tuple[int, int, int, str], tuple[int, float, float | None, int]]
+
+
+def _latest_values(
+    employee_ids: list[int],
+    kpis: Iterable[Kpi],
+    windows: dict[tuple[int, str], list[Period]],
+) -> _Latest:
+    """Per employee, KPI and window (organisation and period kind): the most recent value, and
+    how many of the most recent changes in a row went the wrong way, in one query."""
+    kpi_ids = sorted({k.pk for k in kpis})
+    lower_ids = sorted({k.pk for k in kpis if k.direction == Direction.LOWER})
+    keys = sorted(windows)
+    # Each period belongs to one window; its place there orders the values. Given as
+    # constants, so that the query reads the values table alone.
+    slots = [
+        (period.pk, number, place)
+        for number, key in enumerate(keys)
+        for place, period in enumerate(windows[key])
+    ]
+    if not employee_ids or not kpi_ids or not slots:
+        return {}
+    value, employee = KpiValue._meta.db_table, Employee._meta.db_table
+    number_type = "double precision" if connection.vendor == "postgresql" else "REAL"
+    lower = f"v.kpi_id IN ({_marks(lower_ids)})" if lower_ids else "1 = 0"
+    window_of = " ".join(["WHEN %s THEN %s"] * len(slots))
+    # The values are found per person through the unique (employee, KPI, period) index, within
+    # the range of the windows' period ids: the cost follows the department, not the table.
+    # "+ 0" keeps the (KPI, period) index out of it: given that one, PostgreSQL read every
+    # value of the KPIs and periods in the table and hashed the people (150 ms at 10,000
+    # employees against 15 ms).
+    # A change is worse when it rises on a "lower is better" KPI or falls on any other; the
+    # first value of a window has nothing before it. The streak is the number of values after
+    # the most recent one that is not worse than the one before it. One ordering (by place in
+    # the window) serves every window function. Only table names go into the text.
+    sql = f"""
+        SELECT employee_id, kpi_id, window_number,
+            MAX(CASE WHEN seq = known THEN period_id END),
+            MAX(CASE WHEN seq = known THEN actual END),
+            MAX(CASE WHEN seq = known THEN own_target END),
+            MAX(known) - MAX(CASE WHEN worse = 1 THEN NULL ELSE seq END)
+        FROM (
+            SELECT employee_id, kpi_id, window_number, period_id, actual, own_target,
+                ROW_NUMBER() OVER earlier AS seq,
+                COUNT(*) OVER (PARTITION BY employee_id, kpi_id, window_number) AS known,
+                CASE WHEN lower_is_better = 1 AND actual > LAG(actual) OVER earlier THEN 1
+                     WHEN lower_is_better = 0 AND actual < LAG(actual) OVER earlier THEN 1
+                     ELSE 0 END AS worse
+            FROM (
+                SELECT v.employee_id AS employee_id, v.kpi_id AS kpi_id,
+                    v.period_id AS period_id,
+                    CASE v.period_id {window_of} END AS window_number,
+                    CASE v.period_id {window_of} END AS place,
+                    CAST(v.value AS {number_type}) AS actual,
+                    CAST(v.target AS {number_type}) AS own_target,
+                    CASE WHEN {lower} THEN 1 ELSE 0 END AS lower_is_better
+                FROM {value} v
+                WHERE v.employee_id IN (
+                    SELECT e.id FROM {employee} e WHERE e.id IN ({_marks(employee_ids)})
+                )
+                    AND v.kpi_id + 0 IN ({_marks(kpi_ids)})
+                    AND v.period_id BETWEEN %s AND %s AND v.period_id + 0 IN ({_marks(slots)})
+            ) recorded
+            WINDOW earlier AS (PARTITION BY employee_id, kpi_id, window_number ORDER BY place)
+        ) numbered
+        GROUP BY employee_id, kpi_id, window_number
+    """  # noqa: S608
+    params: list[Any] = [
+        *(x for period_id, number, _place in slots for x in (period_id, number)),
+        *(x for period_id, _number, place in slots for x in (period_id, place)),
+        *lower_ids,
+        *employee_ids,
+        *kpi_ids,
+        min(period_id for period_id, _number, _place in slots),
+        max(period_id for period_id, _number, _place in slots),
+        *(period_id for period_id, _number, _place in slots),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        (e, k, *keys[number]): (period_id, actual, own_target, int(streak))
+        for e, k, number, period_id, actual, own_target, streak in rows
     }

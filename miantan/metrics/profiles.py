@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +33,7 @@ from miantan.people.queries import (
 )
 from miantan.people.scopes import scope_for
 
-from .gaps import COMPLETION_CAP, EmployeeGaps, KpiGap, gaps_for, gaps_for_employees
+from .gaps import COMPLETION_CAP, EmployeeGaps, KpiGap, LatestGap, gaps_for, latest_gaps
 from .models import AttendanceSummary, EvidenceEntry, ProjectContribution, TrainingRecord
 
 RECENT = 10
@@ -141,6 +143,7 @@ class KpiSummary:
     average_completion: float | None
     flagged: int
     below_target: int = 0
+    kpi_id: int = 0
 
     @property
     def shortfall(self) -> float | None:
@@ -214,35 +217,62 @@ def completion_text(completion: float) -> str:
     return f"{completion:.0f}"
 
 
+@lru_cache(maxsize=4096)
+def _heat_label(completion: float) -> tuple[str, str]:
+    """A heat map cell's number and its colour; completions have one decimal and are capped,
+    so there are at most a few thousand of them."""
+    return completion_text(completion), text_colour(heat_colour(completion))
+
+
 @dataclass
 class DepartmentProfile:
     department: Department
     people: list[Employee]
-    gaps: dict[int, EmployeeGaps]
+    # Employee id → KPI id → the latest completion and flag.
+    gaps: dict[int, dict[int, LatestGap]]
     kpis: list[KpiSummary]
     truncated: bool
 
-    def heat_rows(self) -> list[tuple[Employee, list[KpiGap | None]]]:
-        """Each person with their gap per KPI of the summary (None where none applies)."""
-        codes = [summary.code for summary in self.kpis]
+    @cached_property
+    def heat_rows(self) -> list[tuple[Employee, list[float | None]]]:
+        """Each person with their completion per KPI of the summary (None where no KPI applies
+        or nothing was recorded)."""
+        ids = [summary.kpi_id for summary in self.kpis]
         rows = []
         for person in self.people:
-            by_code = self.gaps[person.pk].by_code()
-            rows.append((person, [by_code.get(code) for code in codes]))
+            cells = self.gaps[person.pk]
+            row = []
+            for kpi_id in ids:
+                cell = cells.get(kpi_id)
+                row.append(None if cell is None else cell.completion)
+            rows.append((person, row))
         return rows
+
+    def heat_table(self) -> list[tuple[Employee, SafeString]]:
+        """The heat map's numbers as a table row's cells: one decimal, "—" where there is none.
+        Only numbers go in, so they need no escaping; joined here, as a template loop per cell
+        took longer than the rest of the page at a few hundred people."""
+        return [
+            (
+                person,
+                mark_safe(  # noqa: S308
+                    "".join(
+                        "<td>—</td>" if value is None else f"<td>{value:.1f} %</td>"
+                        for value in row
+                    )
+                ),
+            )
+            for person, row in self.heat_rows
+        ]
 
     def chart_data(self) -> dict[str, Any]:
         cells = []
-        for row, (_person, gaps) in enumerate(self.heat_rows()):
-            for column, gap in enumerate(gaps):
-                if gap is not None and gap.completion is not None:
-                    background = heat_colour(gap.completion)
+        for row, (_person, completions) in enumerate(self.heat_rows):
+            for column, value in enumerate(completions):
+                if value is not None:
+                    text, colour = _heat_label(value)
                     cells.append(
-                        {
-                            "value": [column, row, gap.completion],
-                            "text": completion_text(gap.completion),
-                            "label": {"color": text_colour(background)},
-                        }
+                        {"value": [column, row, value], "text": text, "label": {"color": colour}}
                     )
         return {
             "legend": {
@@ -339,7 +369,7 @@ def access_department_profile(
         organisation_id=department.organisation_id,
         data={"people": len(people)},
     )
-    gaps = gaps_for_employees(people, as_of=as_of or timezone.localdate())
+    gaps = latest_gaps(people, as_of=as_of or timezone.localdate())
     return DepartmentProfile(
         department=department,
         people=people,
@@ -351,14 +381,22 @@ def access_department_profile(
 
 def _summaries(all_gaps: Any) -> list[KpiSummary]:
     totals: dict[str, dict[str, Any]] = {}
-    for employee_gaps in all_gaps:
-        for gap in employee_gaps.kpis:
-            entry = totals.setdefault(
-                gap.kpi.code,
-                {"name": _name(gap), "people": 0, "sum": 0.0, "n": 0, "flagged": 0, "below": 0},
-            )
+    language = get_language() or "zh-hans"
+    for cells in all_gaps:
+        for gap in cells.values():
+            entry = totals.get(gap.kpi.code)
+            if entry is None:
+                entry = totals[gap.kpi.code] = {
+                    "kpi_id": gap.kpi.pk,
+                    "name": gap.kpi.display_name(language),
+                    "people": 0,
+                    "sum": 0.0,
+                    "n": 0,
+                    "flagged": 0,
+                    "below": 0,
+                }
             entry["people"] += 1
-            entry["flagged"] += bool(gap.flags)
+            entry["flagged"] += gap.flagged
             if gap.completion is not None:
                 entry["sum"] += gap.completion
                 entry["n"] += 1
@@ -366,6 +404,7 @@ def _summaries(all_gaps: Any) -> list[KpiSummary]:
     return [
         KpiSummary(
             code=code,
+            kpi_id=entry["kpi_id"],
             name=entry["name"],
             people=entry["people"],
             average_completion=round(entry["sum"] / entry["n"], 1) if entry["n"] else None,

@@ -10,6 +10,7 @@ fails an import whose worker died.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from django.utils.translation import ngettext
 
 from miantan.audit.services import record
 from miantan.core.leases import claim, kept_alive, take_back_expired
+from miantan.core.observability import KPI_IMPORT_SECONDS
 from miantan.people.models import Employee, Organisation
 from miantan.people.rules import can_import_org
 from miantan.people.scopes import scope_for
@@ -84,6 +86,7 @@ def run_metrics_import(metrics_import: MetricsImport) -> MetricsImport:
     metrics_import.refresh_from_db()
     if attempt is None:
         return metrics_import
+    started = time.perf_counter()
     with (
         translation.override(_language_of(metrics_import.uploaded_by)),
         kept_alive(MetricsImport, metrics_import.pk, attempt),
@@ -95,6 +98,7 @@ def run_metrics_import(metrics_import: MetricsImport) -> MetricsImport:
             failure = _("The import stopped because of an unexpected error; nothing was changed.")
             report = {"errors": [{"row": None, "column": "", "message": failure}], "summary": {}}
             _finish(metrics_import, ImportStatus.FAILED, report)
+    KPI_IMPORT_SECONDS.labels(metrics_import.status).observe(time.perf_counter() - started)
     return metrics_import
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from miantan.people.scopes import scope_for
 
@@ -58,3 +59,47 @@ def delivery_counts(user: Any) -> dict[str, int]:
         "sending": pending.exclude(claimed_by="").count(),
         "given_up": rows.filter(failed_at__isnull=False).count(),
     }
+
+
+# --- Installation-wide figures for operators (/readyz, /metrics): counts and times only ------
+
+
+def pending_deliveries() -> QuerySet[Notification]:
+    return Notification.objects.filter(
+        sent_at__isnull=True, cancelled_at__isnull=True, failed_at__isnull=True
+    )
+
+
+def due_queue(now: datetime) -> tuple[int, datetime | None]:
+    """How many unsent rows are due, and the due time of the oldest (one query)."""
+    figures = (
+        pending_deliveries().filter(due_at__lte=now).aggregate(n=Count("pk"), oldest=Min("due_at"))
+    )
+    return figures["n"], figures["oldest"]
+
+
+def latest_lease_end() -> datetime | None:
+    """The furthest lease a worker holds or held on a row still waiting: its heartbeat moves it
+    on while the worker lives."""
+    return pending_deliveries().exclude(claimed_by="").aggregate(end=Max("claimed_until"))["end"]
+
+
+def delivery_totals() -> list[tuple[str, str, int]]:
+    """(channel, status, rows) over every organisation: `sent`, `failed` (waiting for another
+    attempt after a failed one), `given_up` (no attempt left) and `pending`."""
+    pending = Q(sent_at__isnull=True, cancelled_at__isnull=True, failed_at__isnull=True)
+    rows = (
+        Notification.objects.order_by()
+        .values("channel")
+        .annotate(
+            sent=Count("pk", filter=Q(sent_at__isnull=False)),
+            failed=Count("pk", filter=pending & Q(attempts__gt=0)),
+            given_up=Count("pk", filter=Q(failed_at__isnull=False)),
+            pending=Count("pk", filter=pending),
+        )
+    )
+    return [
+        (row["channel"], status, row[status])
+        for row in rows
+        for status in ("sent", "failed", "given_up", "pending")
+    ]

@@ -3,15 +3,17 @@ defaults first) and one rule by id (404 for another organisation's or an unknown
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Max
 from django.http import Http404
 
 from miantan.people.models import Organisation
 
 from .enums import NudgeKind
-from .models import NudgeRule
+from .models import NudgeRule, ScanMark
 from .rules import can_view_nudge_rules, organisation_of
 
 
@@ -56,3 +58,9 @@ def access_rule(user: Any, rule_id: int) -> NudgeRule:
     if rule is None:
         raise Http404
     return rule
+
+
+def last_scan_started() -> datetime | None:
+    """When a worker round last started a nudge scan (every MIANTAN_NUDGE_SCAN_MINUTES while
+    a worker runs): the delivery workers' sign of life when they have nothing to send."""
+    return ScanMark.objects.aggregate(last=Max("started_at"))["last"]

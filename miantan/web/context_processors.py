@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix
+from django.urls import reverse as django_reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -29,6 +30,18 @@ from miantan.scheduling.rules import can_view_holidays, can_view_work_patterns
 
 MANAGE = "manage"
 ACCOUNT = "account"
+
+# The navigation's addresses take no arguments, so each is worked out once per script prefix
+# (the prefix is the same for every request of an installation) rather than on every page.
+_URLS: dict[tuple[str, str], str] = {}
+
+
+def reverse(name: str) -> str:
+    key = (get_script_prefix(), name)
+    url = _URLS.get(key)
+    if url is None:
+        url = _URLS[key] = django_reverse(name)
+    return url
 
 
 @dataclass

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import health
 from .views import (
     archive,
     brief,
@@ -184,6 +185,10 @@ urlpatterns = [
     path("appeals/<int:appeal_id>/", archive.appeal, name="appeal"),
     path("appeals/<int:appeal_id>/resolve/", archive.appeal_resolve, name="appeal_resolve"),
     path(".well-known/miantan-signing-keys.json", archive.signing_keys, name="signing_keys"),
+    # Answered by web.middleware.OpsMiddleware before sessions and redirects (web/health.py).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("team/", people.team, name="team"),
     path("people/", people.people, name="people"),
     path("people/<int:employee_id>/", people.person, name="person"),

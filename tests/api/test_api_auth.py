@@ -97,3 +97,23 @@ def test_api_token_secret_is_not_stored(hospital):
 
     assert not ApiToken.objects.filter(digest=secret).exists()
     assert not ApiToken.objects.filter(prefix=secret).exists()
+
+
+def test_a_bearer_token_writes_without_a_csrf_token(hospital):
+    """Outside the test client, Django checks CSRF: a POST with a token must not need one."""
+    _token, secret = api_token_for(hospital.doctor_li)
+    client = Client(enforce_csrf_checks=True, headers={"authorization": f"Bearer {secret}"})
+
+    response = client.post("/api/v1/notifications/999999/read", content_type="application/json")
+
+    # Signed in and checked: the message is not there (not a CSRF refusal).
+    assert response.status_code == 404, response.content
+
+
+def test_a_session_still_needs_its_csrf_token_to_write(hospital):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(hospital.doctor_li.user)
+
+    response = client.post("/api/v1/notifications/999999/read", content_type="application/json")
+
+    assert response.status_code == 403

@@ -82,8 +82,11 @@ SLOT_COUNT = 5
 @require_GET
 def talks(request: HttpRequest) -> HttpResponse:
     own = own_employee(request)
-    inbox = list(inbox_of(request.user).prefetch_related(_open_proposals())[:INBOX_LIMIT])
-    upcoming = list(upcoming_talks_of(request.user)[:UPCOMING_LIMIT])
+    # The rows show the two people's names only: no further joins.
+    inbox = list(
+        _row_joins(inbox_of(request.user)).prefetch_related(_open_proposals())[:INBOX_LIMIT]
+    )
+    upcoming = list(_row_joins(upcoming_talks_of(request.user))[:UPCOMING_LIMIT])
     shown = [talk.pk for talk in (*inbox, *upcoming)]
     paginator = IdPaginator(talks_of(request.user).exclude(pk__in=shown), PAGE_SIZE, load=_rows)
     page = paginator.get_page(request.GET.get("page"))
@@ -95,7 +98,11 @@ def talks(request: HttpRequest) -> HttpResponse:
 
 
 def _rows(ids: Sequence[int]) -> QuerySet[Talk]:
-    return Talk.objects.filter(pk__in=ids).select_related("employee", "counterpart")
+    return _row_joins(Talk.objects.filter(pk__in=ids))
+
+
+def _row_joins(talks: QuerySet[Talk]) -> QuerySet[Talk]:
+    return talks.select_related(None).select_related("employee", "counterpart")
 
 
 def _open_proposals() -> Prefetch:
