@@ -725,6 +725,14 @@ def save_preferences(
         errors["quiet_until"] = _("Quiet hours must not start and end at the same time.")
     if digest and digest_at is None:
         errors["digest_at"] = _("Choose when the digest arrives.")
+    # Times of day follow the person's own time zone: one sent with an offset is ambiguous.
+    for name, value in (
+        ("quiet_from", quiet_from),
+        ("quiet_until", quiet_until),
+        ("digest_at", digest_at),
+    ):
+        if value is not None and getattr(value, "tzinfo", None) is not None:
+            errors[name] = _("Give a time of day without a time zone: it follows your own.")
     if errors:
         raise InvalidSettings(errors)
     with transaction.atomic():

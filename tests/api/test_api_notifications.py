@@ -65,6 +65,34 @@ def test_a_channel_that_cannot_reach_her_is_refused_and_nothing_changes(
     assert not Preference.objects.exists()
 
 
+def test_a_time_of_day_with_a_time_zone_is_refused_and_nothing_changes(
+    hospital: Hospital,
+) -> None:
+    client = bearer(hospital.nurse_wang)
+    answer = send(
+        client,
+        "PUT",
+        "/api/v1/notifications/preferences",
+        # An integer reads as seconds after midnight UTC: a time with a zone.
+        {"channels": [], "digest": False, "digest_at": 0, "quiet_from": "22:00+08:00"},
+    )
+    assert answer.status_code == 400, answer.content
+    errors = answer.json()["errors"]
+    assert "digest_at" in errors and "quiet_from" in errors
+    assert not Preference.objects.exists()
+
+
+def test_a_course_naming_a_kpi_id_beyond_any_database_is_refused(hospital: Hospital) -> None:
+    answer = send(
+        bearer(hospital.hr_partner),
+        "POST",
+        "/api/v1/plans/courses",
+        {"title": "沟通技巧", "kpis": [2**70]},
+    )
+    assert answer.status_code == 400, answer.content
+    assert "kpis" in answer.json()["errors"]
+
+
 def test_the_administrator_sets_up_a_robot_whose_secret_is_never_returned(
     hospital: Hospital,
 ) -> None:
