@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 
 from tests.factories import PASSWORD
+from tests.processes import free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
@@ -143,25 +143,6 @@ class Cluster:
     logs: Path
     processes: list[subprocess.Popen[bytes]]
     statuses: list[tuple[str, int]] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the process for port {port} ended: {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def _database() -> tuple[str, Callable[[], None]]:
@@ -299,7 +280,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             ],
             dict(os.environ),
         )
-        _listening(redis_port, redis)
+        wait_until_listening(redis_port, redis, 120)
         env = {
             **{k: v for k, v in os.environ.items() if k != "MIANTAN_TEST_TODAY"},
             "DJANGO_SETTINGS_MODULE": "tests.ops.cluster_settings",
@@ -340,7 +321,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         )
         world = json.loads(made.stdout.strip().splitlines()[-1])
         for port, process in zip(ports, webs, strict=True):
-            _listening(port, process)
+            wait_until_listening(port, process, 120)
         yield Cluster(
             env=env,
             url=url,

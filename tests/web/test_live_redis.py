@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
@@ -45,28 +46,9 @@ print(json.dumps({"talk": talk.pk, "block": block.pk,
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the process for port {port} ended: {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 @pytest.fixture
 def two_servers(tmp_path: Path) -> Iterator[tuple[list[int], dict[str, object]]]:
-    redis_port = _free_port()
+    redis_port = free_port()
     processes: list[subprocess.Popen[bytes]] = []
     try:
         redis = subprocess.Popen(
@@ -85,7 +67,7 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[list[int], dict[str, object]]]
             stderr=subprocess.DEVNULL,
         )
         processes.append(redis)
-        _wait_for(redis_port, redis)
+        wait_until_listening(redis_port, redis)
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -105,7 +87,7 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[list[int], dict[str, object]]]
             text=True,
         )
         world = json.loads(made.stdout.strip().splitlines()[-1])
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         for port in ports:
             server = subprocess.Popen(
                 [
@@ -123,7 +105,7 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[list[int], dict[str, object]]]
             )
             processes.append(server)
         for port, server in zip(ports, processes[1:], strict=True):
-            _wait_for(port, server)
+            wait_until_listening(port, server)
         yield ports, world
     finally:
         for process in reversed(processes):
